@@ -1,0 +1,9 @@
+"""Imports every built-in extractor and head module so that their registrations run.
+
+Kept separate so that importing ``avlocate`` stays cheap: heavy modules load only when a
+registry is first asked. Add one import line per new built-in module.
+"""
+from __future__ import annotations
+
+from .features import lite as _lite_features  # noqa: F401
+from .heads import lite as _lite_head  # noqa: F401

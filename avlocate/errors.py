@@ -1,0 +1,81 @@
+"""Errors a user can cause, each with a one-line message and its own exit code.
+
+The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; ``--debug`` adds the
+traceback. Exit codes are part of the public interface (listed in the README): never renumber.
+"""
+from __future__ import annotations
+
+
+class AvlocateError(Exception):
+    """Base class of every error caused by input, configuration or environment."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        # Messages are one line by contract: a newline would break "one error, one line" logs.
+        super().__init__(" ".join(str(message).split()))
+
+
+class UsageError(AvlocateError):
+    """Bad command-line arguments or option combinations."""
+
+    exit_code = 2
+
+
+class InputNotFoundError(AvlocateError):
+    """A path given by the user does not exist or is not the kind of path expected."""
+
+    exit_code = 3
+
+
+class MediaError(AvlocateError):
+    """A file that cannot be read as audio/video (empty, truncated, not media, no usable stream)."""
+
+    exit_code = 4
+
+
+class WeightsError(AvlocateError):
+    """Weights are missing, corrupt, refused (unsafe), or do not fit the model."""
+
+    exit_code = 5
+
+
+class ModelError(AvlocateError):
+    """Unknown model/extractor name, or a head and an extractor that do not fit together."""
+
+    exit_code = 6
+
+
+class OutputError(AvlocateError):
+    """Results cannot be written (unwritable directory, full disk, locked output file)."""
+
+    exit_code = 7
+
+
+class OfflineError(WeightsError):
+    """A code path would need the network, which is not available or not allowed."""
+
+    exit_code = 8
+
+
+class TimeoutError_(AvlocateError):
+    """A per-file time limit was exceeded (batch --timeout)."""
+
+    exit_code = 9
+
+
+#: exit code of `avlocate batch` when at least one video failed (the others were written).
+EXIT_BATCH_FAILURES = 1
+#: exit code when the user interrupts with Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+ALL_ERRORS: tuple[type[AvlocateError], ...] = (
+    UsageError,
+    InputNotFoundError,
+    MediaError,
+    WeightsError,
+    ModelError,
+    OutputError,
+    OfflineError,
+    TimeoutError_,
+)

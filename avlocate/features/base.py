@@ -1,0 +1,70 @@
+"""The extractor interface: a frozen model that turns a decoded clip into aligned features.
+
+An extractor has a ``name``, a config dataclass, the dims of its two modalities, the media it
+needs (:class:`avlocate.media.VideoSpec` / :class:`avlocate.media.AudioSpec`) and a Timeline.
+``extract(clip)`` returns :class:`Features` whose two streams have the same length T and whose
+snippet i covers ``timeline.spans(T)[i]``.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from ..timeline import Timeline
+
+
+@dataclass
+class Features:
+    visual: torch.Tensor  # (T, Dv) float32
+    audio: torch.Tensor  # (T, Da) float32
+    timeline: Timeline
+    extractor: str
+    warnings: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.visual.shape[0] != self.audio.shape[0]:
+            raise ValueError(f"visual has {self.visual.shape[0]} snippets but audio {self.audio.shape[0]}")
+
+    @property
+    def num_snippets(self) -> int:
+        return int(self.visual.shape[0])
+
+
+class Extractor(ABC):
+    name: ClassVar[str]
+    config: Any  # a dataclass instance
+
+    @property
+    @abstractmethod
+    def visual_dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def audio_dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def timeline(self) -> Timeline: ...
+
+    @abstractmethod
+    def media_request(self) -> tuple[Any, Any]:
+        """The (VideoSpec, AudioSpec) this extractor needs from the media layer."""
+
+    @abstractmethod
+    def extract(self, clip: Any) -> Features:
+        """Consume a :class:`avlocate.media.Clip` (streamed once) and return aligned features."""
+
+    def protocol(self) -> dict[str, Any]:
+        """The feature protocol as written into results and model cards."""
+        tl = self.timeline
+        return {
+            "extractor": self.name,
+            "fps": tl.fps,
+            "window": tl.window,
+            "stride": tl.stride,
+            "visual_dim": self.visual_dim,
+            "audio_dim": self.audio_dim,
+        }

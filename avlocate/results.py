@@ -1,0 +1,109 @@
+"""What a run produces: events and the metadata of the run that found them.
+
+Writers see only these objects. Times are seconds, rounded to milliseconds when serialised;
+events are kept sorted by start (then end, then label) so every format lists them alike.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _ms(x: float) -> float:
+    return round(float(x), 3)
+
+
+@dataclass(frozen=True)
+class Event:
+    label: str
+    start: float  # seconds
+    end: float  # seconds
+    score: float  # in [0, 1]
+    modality: str | None = None  # None = audio-visual; "audio"/"visual" for single-modality reports
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "label": self.label,
+            "start": _ms(self.start),
+            "end": _ms(self.end),
+            "score": round(float(self.score), 4),
+        }
+        if self.modality is not None:
+            d["modality"] = self.modality
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Event":
+        return cls(str(d["label"]), float(d["start"]), float(d["end"]), float(d.get("score", 1.0)), d.get("modality"))
+
+
+def sort_events(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.start, e.end, e.label, -e.score))
+
+
+@dataclass
+class Result:
+    """One video's events plus everything needed to know how they were found."""
+
+    video: str
+    duration: float | None
+    events: list[Event]
+    model: str | None = None
+    weights: str | None = None  # weights id (file name + sha256 prefix)
+    extractor: str | None = None
+    feature_protocol: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    warnings: dict[str, str] = field(default_factory=dict)  # e.g. {"audio": "missing"}
+    timing: dict[str, float] = field(default_factory=dict)  # seconds per stage + "total"
+    error: str | None = None  # set (with error_code) when the video failed in a batch
+    error_code: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. per-snippet scores when asked for
+
+    def __post_init__(self) -> None:
+        self.events = sort_events(list(self.events))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "video": self.video,
+            "duration": None if self.duration is None else _ms(self.duration),
+            "model": self.model,
+            "weights": self.weights,
+            "extractor": self.extractor,
+            "feature_protocol": self.feature_protocol,
+            "device": self.device,
+            "events": [e.to_dict() for e in self.events],
+            "warnings": self.warnings,
+            "timing": {k: _ms(v) for k, v in self.timing.items()},
+        }
+        if self.error is not None:
+            d["error"] = self.error
+            d["error_code"] = self.error_code
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        known = {"video", "duration", "model", "weights", "extractor", "feature_protocol", "device",
+                 "events", "warnings", "timing", "error", "error_code"}
+        return cls(
+            video=d["video"],
+            duration=d.get("duration"),
+            events=[Event.from_dict(e) for e in d.get("events", [])],
+            model=d.get("model"),
+            weights=d.get("weights"),
+            extractor=d.get("extractor"),
+            feature_protocol=d.get("feature_protocol", {}),
+            device=d.get("device"),
+            warnings=d.get("warnings", {}),
+            timing=d.get("timing", {}),
+            error=d.get("error"),
+            error_code=d.get("error_code"),
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+    @classmethod
+    def failure(cls, video: str, error: str, code: int) -> "Result":
+        return cls(video=video, duration=None, events=[], error=error, error_code=code)
+
+
+__all__ = ["Event", "Result", "sort_events", "asdict"]

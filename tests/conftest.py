@@ -1,0 +1,38 @@
+"""Shared test setup: offline by default, one torch thread, the reference folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Must be set before anything imports huggingface_hub/transformers (laion-clap, open_clip).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _reference_dir() -> Path:
+    return Path(os.environ.get("AVLOCATE_REFERENCE_DIR", REPO_ROOT.parent / "shared" / "reference")).resolve()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """Numbers from the official code bases (``AVLOCATE_REFERENCE_DIR``, default ../shared/reference).
+
+    Parity tests skip only when the folder is absent (a user's clone without the shared folder);
+    CI has it beside the project.
+    """
+    path = _reference_dir()
+    if not path.is_dir():
+        pytest.skip(f"reference folder {path} not present (set AVLOCATE_REFERENCE_DIR)")
+    return path
