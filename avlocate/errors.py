@@ -66,6 +66,8 @@ class TimeoutError_(AvlocateError):
 
 #: exit code of `avlocate batch` when at least one video failed (the others were written).
 EXIT_BATCH_FAILURES = 1
+#: exit code of an unexpected internal error (a bug), printed as one line without --debug.
+EXIT_INTERNAL = 70
 #: exit code when the user interrupts with Ctrl-C.
 EXIT_INTERRUPTED = 130
 

@@ -36,3 +36,24 @@ def reference_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"reference folder {path} not present (set AVLOCATE_REFERENCE_DIR)")
     return path
+
+
+def _load_test_module(name: str, path: Path):  # noqa: ANN202
+    """Import a helper module from tests/ (no packages in tests/, see --import-mode=importlib)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory) -> dict[str, Path]:
+    """The foundation issue's bad-input files (generated), plus a path that does not exist."""
+    corpus = _load_test_module("avlocate_test_corpus", REPO_ROOT / "tests" / "media" / "corpus.py")
+    root = tmp_path_factory.mktemp("bad_inputs")
+    files = dict(corpus.make_bad_input_corpus(root))
+    files["missing_path"] = root / "does-not-exist.mp4"
+    return files

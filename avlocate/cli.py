@@ -1,0 +1,222 @@
+"""The ``avlocate`` command: a thin layer over the library (parse, call, print).
+
+User errors print one line on stderr and exit with their code (README, "Exit codes");
+``--debug`` shows the traceback. When stdout is piped it carries only the requested output.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, OutputError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Find audio-visual events (seen and heard at once) in videos.")
+samples_app = typer.Typer(no_args_is_help=True, help="Synthetic audio-visual sample videos with ground truth.")
+app.add_typer(samples_app, name="samples")
+
+_state = {"debug": False}
+
+
+def _err(message: str) -> None:
+    typer.echo(f"avlocate: {message}", err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"avlocate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _write_outputs(results, formats: list[str], output_dir: Optional[Path]) -> None:  # noqa: ANN001
+    from .writers import EXTENSIONS, render, rich_table
+
+    if output_dir is not None:
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            for r in results:
+                stem = Path(r.video).stem
+                for fmt in formats:
+                    (output_dir / f"{stem}.{EXTENSIONS[fmt]}").write_text(render(fmt, [r]), encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{output_dir}: cannot write results ({exc.strerror or exc}); choose a writable -o") from None
+        return
+    for fmt in formats:
+        if fmt == "table" and sys.stdout.isatty():
+            from rich.console import Console
+
+            console = Console()
+            for r in results:
+                console.print(rich_table(r))
+        else:
+            sys.stdout.write(render(fmt, results))
+    sys.stdout.flush()
+
+
+@app.command()
+def run(
+    videos: list[Path] = typer.Argument(..., help="Video file(s)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path (default: the bundled demo)."),
+    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, or all; repeat or comma-separate."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the model card's)."),
+    scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores in JSON output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+) -> None:
+    """Find the events of one or more videos."""
+    from .models import DEFAULT_MODEL
+    from .pipeline import locate
+    from .writers import parse_formats
+
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold {threshold} is outside [0, 1]")
+    default_fmt = "table" if sys.stdout.isatty() or output_dir is not None else "json"
+    formats = parse_formats(fmt, default_fmt)
+    if model is None and not quiet:
+        _err(f"no --model given: using the bundled demo model {DEFAULT_MODEL!r}, trained on synthetic events only; "
+             "see `avlocate models` and the README for real models")
+    results = []
+    for video in videos:
+        results.append(locate(video, model=model, device=device, threshold=threshold, keep_scores=scores))
+        for key, value in results[-1].warnings.items():
+            if not quiet:
+                _err(f"warning: {video}: {key}: {value}")
+    _write_outputs(results, formats, output_dir)
+
+
+@app.command()
+def batch(
+    folder: Path = typer.Argument(..., help="Folder of videos (searched recursively)."),
+    out: Path = typer.Option(..., "--out", help="JSONL file, one line per video (appended; resumable)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Videos processed in parallel (processes)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    threshold: Optional[float] = typer.Option(None, "--threshold"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos already in --out."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Process every video of a folder into a JSONL file."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .batch import find_videos, run_batch
+
+    options = {"model": model, "device": device, "threshold": threshold}
+    total = len(find_videos(folder))
+    show = sys.stderr.isatty() and not quiet
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), disable=not show, transient=True) as progress:
+        task = progress.add_task("videos", total=total)
+
+        def done(record: dict) -> None:
+            progress.advance(task)
+            if "error" in record and not quiet:
+                _err(f"failed: {record['video']}: {record['error']}")
+
+        summary = run_batch(folder, out, options, workers=workers, overwrite=overwrite, on_done=done)
+    if not quiet:
+        _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}")
+    if summary.failed:
+        raise typer.Exit(EXIT_BATCH_FAILURES)
+
+
+@app.command()
+def models() -> None:
+    """List installed heads, extractors and models, and whether each model's weights are present."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .registry import EXTRACTORS, HEADS
+    from .weights.inventory import model_inventory
+
+    console = Console(force_terminal=False) if not sys.stdout.isatty() else Console()
+    table = Table(title="models")
+    for col in ("model", "head", "extractor", "classes", "weights", "source"):
+        table.add_column(col)
+    for row in model_inventory():
+        table.add_row(*[str(row[c]) for c in ("model", "head", "extractor", "classes", "weights", "source")])
+    console.print(table)
+    console.print("heads: " + ", ".join(HEADS.names()))
+    console.print("extractors: " + ", ".join(EXTRACTORS.names()))
+    for registry in (HEADS, EXTRACTORS):
+        for name, problem in registry.plugin_errors.items():
+            console.print(f"plugin {registry.kind} {name!r} failed to load: {problem}")
+
+
+@samples_app.command("make")
+def samples_make(
+    out_dir: Path = typer.Argument(..., help="Folder to write <name>.mp4 + <name>.json into."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same videos."),
+    count: int = typer.Option(3, "--count", min=1, help="Number of videos."),
+) -> None:
+    """Generate synthetic audio-visual videos with their ground truth."""
+    from .synth import make_samples
+
+    try:
+        paths = make_samples(out_dir, seed=seed, count=count)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write samples ({exc.strerror or exc})") from None
+    for p in paths:
+        typer.echo(str(p))
+
+
+@app.command("train-demo")
+def train_demo(
+    out_dir: Path = typer.Option(Path("weights"), "--out", help="Where to write lite-demo.json + .safetensors."),
+    seed: int = typer.Option(0, "--seed"),
+    videos: int = typer.Option(48, "--videos", min=4, help="Synthetic training videos (seeds 1000+)."),
+    epochs: int = typer.Option(400, "--epochs", min=1),
+) -> None:
+    """Re-train the bundled demo model on freshly generated synthetic videos (reproducible)."""
+    from .training.lite import train_lite_demo
+
+    path = train_lite_demo(out_dir, seed=seed, num_videos=videos, epochs=epochs, log=lambda m: _err(m))
+    typer.echo(str(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: maps errors to one line + exit code."""
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except AvlocateError as exc:
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        _err(str(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # click's usage errors (typer vendors click, so test by shape), then bugs
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # one "Usage: ... Error: ..." message, exit code 2
+            return exc.exit_code
+        if type(exc).__name__ == "Abort":
+            return EXIT_INTERRUPTED
+        if _state["debug"]:
+            raise
+        _err(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+             "(a bug: please report it with the output of --debug)")
+        return EXIT_INTERNAL
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A usable model: head architecture + weights + card + the extractor the card names.
+
+``load_model(name)`` builds the registered head from the card's config, loads its safetensors
+weights (strict: every key must fit), checks that the card's feature protocol matches the
+extractor, and turns raw head outputs into events with the decoder the card asks for.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from .decode.segments import scores_to_events
+from .errors import ModelError, WeightsError
+from .features.base import Extractor, Features
+from .registry import EXTRACTORS, HEADS
+from .results import Event
+from .weights.card import ModelCard
+from .weights.store import load_card, load_state_dict
+
+DEFAULT_MODEL = "lite-demo"
+
+
+def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
+    config_cls = getattr(cls, "config_class", None)
+    if config_cls is None:
+        return cls(**config) if config else cls()
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise WeightsError(f"{what} config has unknown fields {unknown}; the card does not fit this version")
+    return cls(config_cls(**config))
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"--device {device} asked for, but no CUDA GPU is available; use --device cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
+
+
+@dataclass
+class LoadedModel:
+    card: ModelCard
+    head: torch.nn.Module
+    extractor: Extractor
+    weights_id: str
+    device: torch.device
+
+    @torch.inference_mode()
+    def raw_outputs(self, features: Features) -> dict[str, torch.Tensor]:
+        visual = features.visual.t().unsqueeze(0).to(self.device)
+        audio = features.audio.t().unsqueeze(0).to(self.device)
+        mask = torch.ones(1, 1, features.num_snippets, dtype=torch.bool, device=self.device)
+        return {k: v[0].float().cpu() for k, v in self.head(visual, audio, mask).items()}
+
+    def predict(self, features: Features, threshold: float | None = None) -> tuple[list[Event], dict[str, Any]]:
+        """Events of one video's features, plus per-snippet scores for whoever wants them."""
+        if features.num_snippets == 0:
+            return [], {}
+        out = self.raw_outputs(features)
+        decode = dict(self.card.decode)
+        kind = decode.pop("kind", "snippet-scores")
+        if kind != "snippet-scores":
+            raise ModelError(f"model {self.card.name!r} asks for decoder {kind!r}, which this version lacks")
+        probs = torch.sigmoid(out["logits"])
+        thr = float(decode.get("threshold", 0.5)) if threshold is None else float(threshold)
+        events = scores_to_events(
+            probs, self.card.classes, features.timeline, threshold=thr,
+            min_duration=float(decode.get("min_duration", 0.0)),
+            max_gap_seconds=float(decode.get("max_gap", 0.0)),
+        )
+        return events, {"scores": probs}
+
+
+def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
+    want = card.feature_protocol
+    have = extractor.protocol()
+    mismatched = [k for k, v in want.items() if k in have and have[k] != v]
+    if mismatched:
+        detail = ", ".join(f"{k}: card {want[k]} vs extractor {have[k]}" for k in mismatched)
+        raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives ({detail})")
+
+
+@lru_cache(maxsize=8)
+def load_model(name: str | None = None, device: str = "auto") -> LoadedModel:
+    card = load_card(name or DEFAULT_MODEL)
+    dev = resolve_device(device)
+    extractor = _build(EXTRACTORS.get(card.extractor), card.extractor_config, f"extractor {card.extractor!r}")
+    _check_protocol(card, extractor)
+    head = _build(HEADS.get(card.head), card.head_config, f"head {card.head!r}")
+    state, weights_id = load_state_dict(card)
+    try:
+        head.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise WeightsError(f"weights {weights_id} do not fit head {card.head!r} ({first})") from None
+    head.eval().to(dev)
+    return LoadedModel(card, head, extractor, weights_id, dev)

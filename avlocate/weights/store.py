@@ -1,0 +1,109 @@
+"""Finding, verifying and loading weights — offline first, never executing code.
+
+Search path for a weights file or model card, first hit wins:
+1. ``$AVLOCATE_WEIGHTS`` (a folder), 2. the ``weights/`` folder of this checkout (the bundled
+demo), 3. the cache ``$AVLOCATE_HOME`` (default ``~/.cache/avlocate``). Files are safetensors,
+so loading cannot run code; sha256 is checked when the card pins one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import WeightsError
+from .card import ModelCard
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_DIR = PACKAGE_ROOT.parent / "weights"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("AVLOCATE_HOME", Path.home() / ".cache" / "avlocate")).expanduser()
+
+
+def search_path() -> list[Path]:
+    dirs = []
+    if os.environ.get("AVLOCATE_WEIGHTS"):
+        dirs.append(Path(os.environ["AVLOCATE_WEIGHTS"]).expanduser())
+    dirs += [BUNDLED_DIR, cache_dir()]
+    return dirs
+
+
+def find_file(name: str) -> Path | None:
+    for d in search_path():
+        p = d / name
+        if p.is_file():
+            return p
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest() -> dict[str, dict]:
+    """Known models (bundled or downloadable) from ``weights/manifest.json``."""
+    path = BUNDLED_DIR / "manifest.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("models", {})
+
+
+def load_card(model: str) -> ModelCard:
+    """The card of ``model``: a path to a JSON card, or a name looked up as ``<name>.json``."""
+    as_path = Path(model)
+    if as_path.suffix == ".json" and as_path.is_file():
+        return ModelCard.load(as_path)
+    found = find_file(f"{model}.json")
+    if found is not None:
+        return ModelCard.load(found)
+    known = manifest().get(model)
+    if known is not None:
+        raise WeightsError(
+            f"model {model!r} is known but its weights are not installed ({known.get('note', 'no download source is available offline')}); "
+            f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with `avlocate weights import`"
+        )
+    raise WeightsError(f"no model named {model!r}; `avlocate models` lists what is installed")
+
+
+def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """Weights of ``card`` as a state dict, and the weights id (``file@sha256[:12]``)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = find_file(card.weights_file)
+    if path is None and card_dir_hint is not None and (card_dir_hint / card.weights_file).is_file():
+        path = card_dir_hint / card.weights_file
+    if path is None:
+        raise WeightsError(
+            f"weights file {card.weights_file} of model {card.name!r} not found in "
+            f"{', '.join(str(d) for d in search_path())}; no download is possible offline — copy the file there"
+        )
+    digest = sha256_of(path)
+    if card.sha256 and card.sha256 != digest:
+        raise WeightsError(f"{path}: sha256 {digest[:12]}… does not match the model card ({card.sha256[:12]}…); the file is corrupt or not these weights")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a valid safetensors file ({str(exc).splitlines()[0]})") from None
+    return state, f"{path.name}@{digest[:12]}"
+
+
+def save_weights(state: dict[str, torch.Tensor], card: ModelCard, out_dir: Path) -> Path:
+    """Write ``<weights_file>`` (safetensors) and ``<name>.json`` with the sha256 pinned."""
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wpath = out_dir / card.weights_file
+    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(wpath))
+    card.sha256 = sha256_of(wpath)
+    card.save(out_dir / f"{card.name}.json")
+    return wpath

@@ -1,0 +1,127 @@
+"""Every output format in one place. Writers see only :class:`Result` objects.
+
+Formats: ``table`` (rich, for terminals), ``json`` (one object per video, an array for several),
+``jsonl`` (one object per line), ``srt``, ``vtt`` (one cue per event, so overlapping events stay
+valid), ``csv`` (one row per event).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Callable
+
+from .errors import UsageError
+from .results import Result
+
+FORMATS = ("table", "json", "jsonl", "srt", "vtt", "csv")
+EXTENSIONS = {"table": "txt", "json": "json", "jsonl": "jsonl", "srt": "srt", "vtt": "vtt", "csv": "csv"}
+
+
+def parse_formats(spec: list[str] | str | None, default: str) -> list[str]:
+    """``--format`` values (repeatable and/or comma-separated, or ``all``) -> ordered unique list."""
+    if not spec:
+        return [default]
+    items = [spec] if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    for item in items:
+        for name in item.split(","):
+            name = name.strip().lower()
+            if not name:
+                continue
+            chosen = list(FORMATS) if name == "all" else [name]
+            for n in chosen:
+                if n not in FORMATS:
+                    raise UsageError(f"unknown format {name!r}; choose from {', '.join(FORMATS)} or all")
+                if n not in names:
+                    names.append(n)
+    return names or [default]
+
+
+def _timestamp(seconds: float, sep: str) -> str:
+    ms_total = int(round(max(0.0, seconds) * 1000))
+    h, rem = divmod(ms_total, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _cue_text(event) -> str:  # noqa: ANN001
+    tag = f" [{event.modality} only]" if event.modality else ""
+    return f"{event.label}{tag} ({event.score:.2f})"
+
+
+def to_json(results: list[Result]) -> str:
+    payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_jsonl(results: list[Result]) -> str:
+    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
+
+
+def to_srt(result: Result) -> str:
+    blocks = []
+    for i, ev in enumerate(result.events, start=1):
+        end = max(ev.end, ev.start + 0.001)  # a cue needs end > start
+        blocks.append(f"{i}\n{_timestamp(ev.start, ',')} --> {_timestamp(end, ',')}\n{_cue_text(ev)}\n")
+    return "\n".join(blocks)
+
+
+def to_vtt(result: Result) -> str:
+    lines = ["WEBVTT", ""]
+    for i, ev in enumerate(result.events, start=1):
+        end = max(ev.end, ev.start + 0.001)
+        lines += [str(i), f"{_timestamp(ev.start, '.')} --> {_timestamp(end, '.')}", _cue_text(ev), ""]
+    return "\n".join(lines)
+
+
+def to_csv(results: list[Result]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["video", "label", "start", "end", "score", "modality"])
+    for r in results:
+        for ev in r.events:
+            d = ev.to_dict()
+            writer.writerow([r.video, d["label"], d["start"], d["end"], d["score"], ev.modality or "audio-visual"])
+    return buf.getvalue()
+
+
+def to_table(results: list[Result]) -> str:
+    """Plain-text rendering of the rich table (used for files; terminals get colours)."""
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    for r in results:
+        console.print(rich_table(r))
+    return buf.getvalue()
+
+
+def rich_table(result: Result):  # noqa: ANN201
+    from rich.table import Table
+
+    dur = "?" if result.duration is None else f"{result.duration:.2f} s"
+    title = f"{result.video} — {len(result.events)} event(s), {dur}, model {result.model}"
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("#", "right"), ("label", "left"), ("start", "right"), ("end", "right"),
+                          ("duration", "right"), ("score", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for i, ev in enumerate(result.events, start=1):
+        label = ev.label + (f" ({ev.modality} only)" if ev.modality else "")
+        table.add_row(str(i), label, f"{ev.start:.2f}", f"{ev.end:.2f}", f"{ev.end - ev.start:.2f}", f"{ev.score:.2f}")
+    if result.error:
+        table.caption = f"error: {result.error}"
+    elif result.warnings:
+        table.caption = "warnings: " + "; ".join(f"{k}: {v}" for k, v in result.warnings.items())
+    return table
+
+
+def render(fmt: str, results: list[Result]) -> str:
+    """The text of ``fmt`` for the given results (srt/vtt take exactly one result)."""
+    per_video: dict[str, Callable[[Result], str]] = {"srt": to_srt, "vtt": to_vtt}
+    if fmt in per_video:
+        if len(results) != 1:
+            raise UsageError(f"{fmt} holds one video; use -o DIR to write one file per video")
+        return per_video[fmt](results[0])
+    return {"json": to_json, "jsonl": to_jsonl, "csv": to_csv, "table": to_table}[fmt](results)

@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import srt
+import webvtt
+
+from avlocate import __version__
+from avlocate.errors import InputNotFoundError, MediaError, OutputError
+
+
+def test_version(cli):
+    r = cli("--version")
+    assert r.code == 0 and __version__ in r.out
+
+
+def test_python_dash_m_and_piped_stdout_is_json(repo_root):
+    proc = subprocess.run([sys.executable, "-m", "avlocate", "run", str(repo_root / "samples" / "demo1.mp4")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # piped stdout carries only the result, as JSON
+    assert data["model"] == "lite-demo" and data["events"]
+    assert "bundled demo model" in proc.stderr  # the fallback note goes to stderr, one line
+    assert len([line for line in proc.stderr.splitlines() if "bundled demo" in line]) == 1
+
+
+def test_formats_to_output_dir(cli, repo_root, tmp_path):
+    video = repo_root / "samples" / "demo2.mp4"
+    r = cli("run", video, "--model", "lite-demo", "--format", "all", "-o", tmp_path / "out")
+    assert r.code == 0, r.err
+    assert r.out == ""
+    out = tmp_path / "out"
+    data = json.loads((out / "demo2.json").read_text())
+    n = len(data["events"])
+    assert n > 0
+    assert len(list(srt.parse((out / "demo2.srt").read_text()))) == n
+    assert len(webvtt.read(str(out / "demo2.vtt")).captions) == n
+    assert len((out / "demo2.csv").read_text().strip().splitlines()) == n + 1
+    assert len((out / "demo2.jsonl").read_text().strip().splitlines()) == 1
+    assert "demo2" in (out / "demo2.txt").read_text()
+
+
+def test_several_videos_give_a_json_array(cli, repo_root):
+    r = cli("run", repo_root / "samples" / "demo1.mp4", repo_root / "samples" / "demo3.mp4", "-f", "json", "-q")
+    assert r.code == 0, r.err
+    assert [d["video"].rsplit("/", 1)[-1] for d in r.json()] == ["demo1.mp4", "demo3.mp4"]
+    assert r.err == ""  # --quiet
+
+
+def test_models_lists_the_demo(cli):
+    r = cli("models")
+    assert r.code == 0
+    assert "lite-demo" in r.out and "present" in r.out
+    assert "lite-av" in r.out and "lite" in r.out
+
+
+def test_unknown_model_and_bad_threshold(cli, repo_root):
+    r = cli("run", repo_root / "samples" / "demo1.mp4", "--model", "nope")
+    assert r.code == 5 and r.err.count("\n") == 1 and "nope" in r.err
+    r = cli("run", repo_root / "samples" / "demo1.mp4", "--threshold", "3")
+    assert r.code == 2 and r.err.count("\n") == 1
+
+
+def test_known_model_without_weights_is_a_clear_offline_error(cli, repo_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path))
+    r = cli("run", repo_root / "samples" / "demo1.mp4", "--model", "esgnet")
+    assert r.code == 5 and r.err.count("\n") == 1
+    assert "not installed" in r.err and "Traceback" not in r.err
+
+
+def test_unwritable_output_dir(cli, repo_root, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = cli("run", repo_root / "samples" / "demo1.mp4", "-q", "-f", "json", "-o", blocker / "sub")
+    assert r.code == OutputError.exit_code and r.err.count("\n") == 1
+
+
+def test_bad_inputs(cli, bad_inputs):
+    expected = {
+        "empty": MediaError.exit_code,
+        "truncated": MediaError.exit_code,
+        "text_as_mp4": MediaError.exit_code,
+        "directory": InputNotFoundError.exit_code,
+        "missing_path": InputNotFoundError.exit_code,
+        "audio_only": MediaError.exit_code,
+    }
+    for name, code in expected.items():
+        r = cli("run", bad_inputs[name], "-q", "-f", "json")
+        assert r.code == code, (name, r.code, r.err)
+        assert r.err.count("\n") == 1 and "Traceback" not in r.err, (name, r.err)
+        assert r.out == ""
+
+
+def test_video_without_audio_warns(cli, bad_inputs):
+    r = cli("run", bad_inputs["no_audio"], "-f", "json")
+    assert r.code == 0, r.err
+    assert r.json()["warnings"].get("audio") == "missing"
+    assert "audio" in r.err
+
+
+def test_one_frame_video_gives_a_result(cli, bad_inputs):
+    r = cli("run", bad_inputs["one_frame"], "-f", "json", "-q")
+    assert r.code == 0, r.err
+    assert r.json()["events"] == []
+
+
+def test_truncated_file_with_index_first_keeps_what_decoded(cli, bad_inputs):
+    r = cli("run", bad_inputs["truncated_faststart"], "-f", "json", "-q")
+    assert r.code == 0, r.err
+    assert "video" in r.json()["warnings"]
