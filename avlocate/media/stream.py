@@ -1,0 +1,247 @@
+"""The single demux pass behind Clip.chunks(): packets of both streams, decoded and routed.
+
+One ``container.demux([video, audio])`` reads the file once; video packets go to the video
+decoder and the grid selector, audio packets to the resampler. Only one output chunk of frames
+(plus the current decoded frame) and the audio since the last chunk are ever held.
+
+Truncated and damaged files (see Clip for the user-facing contract):
+
+* A packet the decoder rejects is skipped (as ``ffmpeg`` does) and counted in
+  ``warnings["decode"]``; after too many such packets, or when the demuxer itself fails,
+  reading stops there.
+* When reading stopped on an error, or when every stream used ends more than
+  ``TRUNCATION_TOLERANCE_S`` before the declared duration, the clip is TRUNCATED: its duration
+  becomes the end of the decoded data, totals follow that duration, and
+  ``warnings["video"/"audio"] = "truncated at X s (file says Y s)"``.
+* Nothing decodable at all is a MediaError.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import av
+import av.error
+import numpy as np
+import torch
+
+from ..errors import MediaError
+from ._io import AV_ERRORS, decode_failure, open_input, pick_streams, reason
+from .audio import AudioAssembler, sample_count
+from .probe import clip_origin
+from .specs import ClipChunk
+from .video import FrameConverter, GridSelector, frame_count
+
+if TYPE_CHECKING:
+    from .clip import Clip
+
+#: A stream ending this much before the declared duration (with nothing left to read) is truncated.
+TRUNCATION_TOLERANCE_S = 0.5
+#: Rejected packets tolerated before reading stops (a file that is garbage from some point on).
+MAX_BAD_PACKETS = 100
+
+
+class _Chunker:
+    """Fills fixed-size frame buffers and pairs them with the audio decoded meanwhile."""
+
+    def __init__(self, clip: Clip, frames_per_chunk: int, assembler: AudioAssembler | None, silence: bool) -> None:
+        self.clip = clip
+        self.fpc = frames_per_chunk
+        self.asm = assembler
+        self.silence = silence
+        self.rate = clip.video.rate if clip.video is not None else None
+        self.width, self.height = clip.frame_size
+        self.first = 0
+        self.fill = 0
+        self.buf: np.ndarray | None = None
+        self.chunks_out = 0
+
+    def add(self, image: np.ndarray, count: int) -> Iterator[ClipChunk]:
+        for _ in range(count):
+            if self.buf is None:
+                self.buf = np.empty((self.fpc, self.height, self.width, 3), dtype=np.uint8)
+            self.buf[self.fill] = image
+            self.fill += 1
+            if self.fill == self.fpc:
+                yield self.flush()
+
+    def flush(self) -> ClipChunk:
+        n = self.fill
+        if n:
+            frames = torch.from_numpy(self.buf[:n])
+        else:
+            frames = torch.zeros((0, self.height, self.width, 3), dtype=torch.uint8)
+        if self.rate is not None:
+            k = torch.arange(self.first, self.first + n, dtype=torch.float64)
+            times = k * self.rate.denominator / self.rate.numerator
+        else:
+            times = torch.zeros(0, dtype=torch.float64)
+        audio, first_sample = np.zeros(0, dtype=np.float32), 0
+        if self.asm is not None:
+            if self.silence and self.rate is not None:
+                # No audio stream: keep silence in step with the frames handed out.
+                end = min(self.clip.duration, (self.first + n) / float(self.rate))
+                self.asm.pad_to(sample_count(end, self.asm.sample_rate))
+            audio, first_sample = self.asm.take()
+        chunk = ClipChunk(frames, times, self.first, torch.from_numpy(audio), first_sample)
+        self.first += n
+        self.fill = 0
+        self.buf = None  # the yielded tensor owns the old buffer; never overwrite it
+        self.chunks_out += 1
+        return chunk
+
+
+def stream_chunks(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float) -> Iterator[ClipChunk]:
+    if frames_per_chunk < 1:
+        raise ValueError(f"frames_per_chunk must be >= 1, got {frames_per_chunk}")
+    path = clip.path
+    container = open_input(path)
+    try:
+        yield from _run(clip, container, frames_per_chunk, audio_chunk_seconds)
+    except av.error.FFmpegError as exc:  # e.g. swscale refusing a frame: still one line, no traceback
+        raise MediaError(f"{path}: decoding failed ({reason(exc)}); check that the file plays in a media player") from exc
+    finally:
+        container.close()
+
+
+def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chunk_seconds: float) -> Iterator[ClipChunk]:
+    info, path = clip.info, clip.path
+    vstream, astream = pick_streams(container)
+    use_video = clip.video is not None
+    use_audio = clip.audio is not None and astream is not None
+    silence = clip.audio is not None and astream is None
+    origin = clip_origin(container, vstream, astream)
+    declared = clip.duration
+
+    streams = []
+    if use_video:
+        vstream.thread_type = "AUTO"  # frame + slice threads: near PyAV's raw decode speed
+        streams.append(vstream)
+        rate = clip.video.rate
+        selector = GridSelector(rate, frame_count(declared, rate))
+        convert = FrameConverter(clip.frame_size, info.rotation)
+        fallback_period = Fraction(1) / (vstream.average_rate or vstream.guessed_rate or rate)
+    asm = None
+    if clip.audio is not None:
+        sr = clip.audio.sample_rate
+        asm = AudioAssembler(sr, origin, sample_count(declared, sr))
+        audio_flush = max(1, int(audio_chunk_seconds * sr))
+    if use_audio:
+        streams.append(astream)
+    chunker = _Chunker(clip, fpc, asm, silence)
+
+    prev: av.VideoFrame | None = None
+    prev_end = Fraction(0)
+    video_end = Fraction(0)
+    decoded = 0
+    stop_error: BaseException | None = None
+    first_error: BaseException | None = None
+    bad_packets = 0
+
+    def on_video(frames: list[av.VideoFrame]) -> Iterator[ClipChunk]:
+        nonlocal prev, prev_end, video_end, decoded
+        for f in frames:
+            if f.pts is not None and f.time_base is not None:
+                t = Fraction(f.pts) * f.time_base - origin
+            else:  # no timestamp (raw streams): right after the previous frame
+                t = prev_end if decoded else Fraction(0)
+            n = selector.push(t)
+            if n:
+                yield from chunker.add(convert(prev if prev is not None else f), n)
+            prev = f
+            decoded += 1
+            period = Fraction(f.duration) * f.time_base if f.duration and f.time_base else fallback_period
+            prev_end = t + period
+            video_end = max(video_end, prev_end)
+
+    packets = container.demux(streams) if streams else iter(())
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except AV_ERRORS as exc:
+            stop_error = exc
+            break
+        try:
+            frames = packet.decode()
+        except AV_ERRORS as exc:
+            first_error = first_error or exc
+            bad_packets += 1
+            if bad_packets > MAX_BAD_PACKETS:
+                stop_error = exc
+                break
+            continue
+        if not frames:
+            continue
+        if use_video and packet.stream is vstream:
+            yield from on_video(frames)
+        elif asm is not None:
+            for f in frames:
+                asm.add(f)
+            if asm.queued >= audio_flush:
+                yield chunker.flush()
+
+    if stop_error is not None:
+        # Reading stopped early: still drain what the decoders hold (frame threads buffer a few).
+        for s in streams:
+            try:
+                flushed = s.decode(None)
+            except AV_ERRORS:
+                continue
+            if s is vstream and use_video:
+                yield from on_video(flushed)
+            elif asm is not None:
+                for f in flushed:
+                    asm.add(f)
+    if use_audio:
+        try:
+            asm.add(None)  # drain the resampler
+        except AV_ERRORS:
+            pass
+
+    # What came out, and does it amount to the declared duration?
+    if use_video and decoded == 0:
+        raise decode_failure(path, "video frames", stop_error or first_error or _NoFrames())
+    if use_audio and not use_video and asm.placed == 0:
+        raise decode_failure(path, "audio", stop_error or first_error or _NoFrames())
+    ends: dict[str, float] = {}
+    if use_video:
+        ends["video"] = float(video_end)
+    if use_audio:
+        ends["audio"] = asm.end_seconds
+    end = max(ends.values()) if ends else declared
+    truncated = bool(ends) and (stop_error is not None or end < declared - TRUNCATION_TOLERANCE_S)
+    final = min(declared, end) if truncated else declared
+    for kind, e in ends.items():
+        if truncated:
+            clip.warnings[kind] = f"truncated at {final:.2f} s (file says {declared:.2f} s)"
+        elif e < declared - TRUNCATION_TOLERANCE_S:
+            what = "last frame repeated" if kind == "video" else "padded with silence"
+            clip.warnings[kind] = f"stream ends at {e:.2f} s of {declared:.2f} s; {what}"
+    if first_error is not None and not truncated:
+        clip.warnings.setdefault("decode", f"{bad_packets} damaged packet(s) skipped ({reason(first_error)})")
+    clip.duration = final
+
+    if silence and not use_video:
+        # Audio-only request on a file without audio: silence, handed out piece by piece.
+        total_samples = sample_count(final, asm.sample_rate)
+        while asm.placed < total_samples:
+            asm.pad_to(min(total_samples, asm.placed + audio_flush))
+            yield chunker.flush()
+    if use_video:
+        total = max(frame_count(final, rate), 1, selector.next_index)
+        n = selector.remaining(total)
+        if n:  # the last frame holds until the end of the clip
+            yield from chunker.add(convert(prev), n)
+    if asm is not None:
+        total_samples = max(sample_count(final, asm.sample_rate), asm.placed)
+        asm.pad_to(total_samples)
+    if chunker.fill or (asm is not None and asm.queued) or chunker.chunks_out == 0:
+        yield chunker.flush()
+
+
+class _NoFrames(Exception):
+    def __str__(self) -> str:
+        return "the stream holds no decodable frames"

@@ -1,0 +1,22 @@
+"""Fixtures of tests/media; makes corpus.py importable as ``corpus``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return corpus.make_bad_input_corpus(tmp_path_factory.mktemp("bad_inputs"))
+
+
+@pytest.fixture(scope="session")
+def av_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 s, 10 fps, 64x48 H.264 + 44.1 kHz stereo AAC (440 Hz)."""
+    return corpus.make_video(tmp_path_factory.mktemp("media") / "av.mp4", seconds=2.0)
