@@ -8,3 +8,4 @@ from __future__ import annotations
 from .features import lite as _lite_features  # noqa: F401
 from .heads import lite as _lite_head  # noqa: F401
 from .heads import segment as _segment_heads  # noqa: F401
+from .heads import dense as _dense_heads  # noqa: F401

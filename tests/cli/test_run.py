@@ -76,20 +76,20 @@ def test_unwritable_output_dir(cli, repo_root, tmp_path):
     assert r.code == OutputError.exit_code and r.err.count("\n") == 1
 
 
-def test_bad_inputs(cli, bad_inputs):
-    expected = {
-        "empty": MediaError.exit_code,
-        "truncated": MediaError.exit_code,
-        "text_as_mp4": MediaError.exit_code,
-        "directory": InputNotFoundError.exit_code,
-        "missing_path": InputNotFoundError.exit_code,
-        "audio_only": MediaError.exit_code,
-    }
-    for name, code in expected.items():
-        r = cli("run", bad_inputs[name], "-q", "-f", "json")
-        assert r.code == code, (name, r.code, r.err)
-        assert r.err.count("\n") == 1 and "Traceback" not in r.err, (name, r.err)
-        assert r.out == ""
+@pytest.mark.parametrize("name,code", [
+    ("empty", MediaError.exit_code),
+    ("truncated", MediaError.exit_code),
+    ("text_as_mp4", MediaError.exit_code),
+    ("directory", InputNotFoundError.exit_code),
+    ("missing_path", InputNotFoundError.exit_code),
+    ("audio_only", MediaError.exit_code),
+])
+def test_bad_inputs(cli, bad_inputs, name, code):
+    r = cli("run", bad_inputs[name], "-q", "-f", "json")
+    assert r.code == code, (r.code, r.err)
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err, r.err
+    assert bad_inputs[name].name in r.err  # the message names the file
+    assert r.out == ""
 
 
 def test_video_without_audio_warns(cli, bad_inputs):
