@@ -62,22 +62,63 @@ class LoadedModel:
         return {k: v[0].float().cpu() for k, v in self.head(visual, audio, mask).items()}
 
     def predict(self, features: Features, threshold: float | None = None) -> tuple[list[Event], dict[str, Any]]:
-        """Events of one video's features, plus per-snippet scores for whoever wants them."""
+        """Events of one video's features, plus per-snippet scores where the head has them."""
         if features.num_snippets == 0:
             return [], {}
-        out = self.raw_outputs(features)
-        decode = dict(self.card.decode)
-        kind = decode.pop("kind", "snippet-scores")
-        if kind != "snippet-scores":
+        kind = self.card.decode.get("kind", "snippet-scores")
+        decoder = _DECODERS.get(kind)
+        if decoder is None:
             raise ModelError(f"model {self.card.name!r} asks for decoder {kind!r}, which this version lacks")
-        probs = torch.sigmoid(out["logits"])
-        thr = float(decode.get("threshold", 0.5)) if threshold is None else float(threshold)
-        events = scores_to_events(
-            probs, self.card.classes, features.timeline, threshold=thr,
-            min_duration=float(decode.get("min_duration", 0.0)),
-            max_gap_seconds=float(decode.get("max_gap", 0.0)),
-        )
-        return events, {"scores": probs}
+        with torch.inference_mode():
+            return decoder(self, features, threshold)
+
+
+def _decode_params(model: LoadedModel) -> dict[str, Any]:
+    return {k: v for k, v in model.card.decode.items() if k != "kind"}
+
+
+def _snippet_scores(model: LoadedModel, features: Features, threshold: float | None):  # noqa: ANN202
+    """Multi-label per-snippet probabilities -> runs above threshold (the lite demo)."""
+    params = _decode_params(model)
+    probs = torch.sigmoid(model.raw_outputs(features)["logits"])
+    thr = float(params.get("threshold", 0.5)) if threshold is None else float(threshold)
+    events = scores_to_events(
+        probs, model.card.classes, features.timeline, threshold=thr,
+        min_duration=float(params.get("min_duration", 0.0)), max_gap_seconds=float(params.get("max_gap", 0.0)),
+    )
+    return events, {"scores": probs}
+
+
+def _dense(model: LoadedModel, features: Features, threshold: float | None):  # noqa: ANN202
+    """Dense heads (UnAV, CCNet, ESG-Net): per-point classes + boundaries, Soft-NMS, seconds."""
+    from .decode.dense import DenseDecodeConfig, to_events
+    from .heads.dense.windows import locate_dense
+
+    params = _decode_params(model)
+    score_threshold = float(params.pop("threshold", 0.0)) if threshold is None else float(threshold)
+    params.pop("threshold", None)
+    cfg = DenseDecodeConfig(**params)
+    dets = locate_dense(model.head, features.visual.t().to(model.device), features.audio.t().to(model.device),
+                        features.timeline, cfg)
+    events = [e for e in to_events(dets, model.card.classes) if e.score >= score_threshold]
+    return events, {}
+
+
+def _segments(model: LoadedModel, features: Features, threshold: float | None):  # noqa: ANN202
+    """1-second segment heads (VSCG, AVSGN): sliding 10-s windows, one label per segment, runs."""
+    from .decode.segments import labels_to_events
+    from .heads.segment.windows import sliding_segment_probs
+
+    probs = sliding_segment_probs(model.head, features.audio, features.visual_segments(), device=model.device)
+    labels = model.head.labels_from_probs(probs)
+    scores = probs.gather(1, labels[:, None])[:, 0]
+    events = labels_to_events(labels, scores, model.card.classes, features.timeline, background=len(model.card.classes))
+    if threshold is not None:
+        events = [e for e in events if e.score >= threshold]
+    return events, {"scores": probs[:, : len(model.card.classes)]}
+
+
+_DECODERS = {"snippet-scores": _snippet_scores, "dense": _dense, "segments": _segments}
 
 
 def _check_protocol(card: ModelCard, extractor: Extractor) -> None:

@@ -23,6 +23,15 @@ class Features:
     timeline: Timeline
     extractor: str
     warnings: dict[str, str] = field(default_factory=dict)
+    # Per-snippet shape of the visual features when they are maps, e.g. (7, 7, 512) for VGG-19
+    # pool5 (AVE); ``visual`` then holds them flattened to (T, 7*7*512).
+    visual_shape: tuple[int, ...] | None = None
+
+    def visual_segments(self) -> torch.Tensor:
+        """Visual features with their per-snippet shape restored: (T, *visual_shape)."""
+        if self.visual_shape is None:
+            return self.visual
+        return self.visual.reshape(self.visual.shape[0], *self.visual_shape)
 
     def __post_init__(self) -> None:
         if self.visual.shape[0] != self.audio.shape[0]:
