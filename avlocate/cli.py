@@ -18,6 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Find audio-visual events (seen and heard at once) in videos.")
 samples_app = typer.Typer(no_args_is_help=True, help="Synthetic audio-visual sample videos with ground truth.")
 app.add_typer(samples_app, name="samples")
+weights_app = typer.Typer(no_args_is_help=True, help="Import and inspect model weights.")
+app.add_typer(weights_app, name="weights")
 
 _state = {"debug": False}
 
@@ -40,8 +42,8 @@ def _main(
     _state["debug"] = debug
 
 
-def _write_outputs(results, formats: list[str], output_dir: Optional[Path]) -> None:  # noqa: ANN001
-    from .writers import EXTENSIONS, render, rich_table
+def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embed: bool = False) -> None:  # noqa: ANN001
+    from .writers import EXTENSIONS, render, rich_table, write_file
 
     if output_dir is not None:
         try:
@@ -49,7 +51,7 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path]) -> N
             for r in results:
                 stem = Path(r.video).stem
                 for fmt in formats:
-                    (output_dir / f"{stem}.{EXTENSIONS[fmt]}").write_text(render(fmt, [r]), encoding="utf-8")
+                    write_file(fmt, r, output_dir / f"{stem}.{EXTENSIONS[fmt]}", embed=embed)
         except OSError as exc:
             raise OutputError(f"{output_dir}: cannot write results ({exc.strerror or exc}); choose a writable -o") from None
         return
@@ -60,8 +62,15 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path]) -> N
             console = Console()
             for r in results:
                 console.print(rich_table(r))
+            continue
+        content = render(fmt, results, embed=embed)
+        if isinstance(content, bytes):
+            if sys.stdout.isatty():
+                raise UsageError(f"{fmt} is binary: redirect stdout to a file or use -o DIR")
+            sys.stdout.flush()
+            sys.stdout.buffer.write(content)
         else:
-            sys.stdout.write(render(fmt, results))
+            sys.stdout.write(content)
     sys.stdout.flush()
 
 
@@ -69,11 +78,12 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path]) -> N
 def run(
     videos: list[Path] = typer.Argument(..., help="Video file(s)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path (default: the bundled demo)."),
-    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, or all; repeat or comma-separate."),
+    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the model card's)."),
-    scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores in JSON output."),
+    scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores (JSON; curves in html/png)."),
+    embed: bool = typer.Option(False, "--embed", help="html: put the video inside the page (up to 20 MB)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
 ) -> None:
     """Find the events of one or more videos."""
@@ -94,7 +104,7 @@ def run(
         for key, value in results[-1].warnings.items():
             if not quiet:
                 _err(f"warning: {video}: {key}: {value}")
-    _write_outputs(results, formats, output_dir)
+    _write_outputs(results, formats, output_dir, embed=embed)
 
 
 @app.command()
@@ -153,6 +163,35 @@ def models() -> None:
     for registry in (HEADS, EXTRACTORS):
         for name, problem in registry.plugin_errors.items():
             console.print(f"plugin {registry.kind} {name!r} failed to load: {problem}")
+
+
+@app.command()
+def report(
+    results: Path = typer.Argument(..., help="A results JSONL file written by `avlocate batch`."),
+    output_dir: Path = typer.Option(Path("report"), "--output-dir", "-o", help="Folder for index.html and the pages."),
+    embed: bool = typer.Option(False, "--embed", help="Put each video inside its page (up to 20 MB each)."),
+) -> None:
+    """Write an HTML report of a batch: an index page plus one page per video."""
+    from .report import write_report
+
+    index = write_report(results, output_dir, embed=embed)
+    _err(f"report written: {index}")
+
+
+@weights_app.command("import")
+def weights_import(
+    checkpoint: Path = typer.Argument(..., help="Official checkpoint file (.pth / .pth.tar / .pt)."),
+    source: str = typer.Option(..., "--from", help="official-unav, official-ccnet or official-vscg."),
+    name: str = typer.Option(..., "--name", help="Model name to use with --model afterwards."),
+    classes: Path = typer.Option(..., "--classes", help="Text file: one class name per line, in the model's output order."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Official config as JSON (dense models; default: the paper's)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
+) -> None:
+    """Convert an official checkpoint once into safetensors + a model card (no pickle code runs)."""
+    from .weights.importer import import_official
+
+    card = import_official(source, checkpoint, name, classes, config, out_dir)
+    typer.echo(str(card))
 
 
 @samples_app.command("make")

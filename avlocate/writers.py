@@ -2,20 +2,25 @@
 
 Formats: ``table`` (rich, for terminals), ``json`` (one object per video, an array for several),
 ``jsonl`` (one object per line), ``srt``, ``vtt`` (one cue per event, so overlapping events stay
-valid), ``csv`` (one row per event).
+valid), ``csv`` (one row per event), ``html`` (an interactive page, :mod:`avlocate.report`) and
+``png`` (the same timeline as a picture; binary).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Callable
 
 from .errors import UsageError
 from .results import Result
 
-FORMATS = ("table", "json", "jsonl", "srt", "vtt", "csv")
-EXTENSIONS = {"table": "txt", "json": "json", "jsonl": "jsonl", "srt": "srt", "vtt": "vtt", "csv": "csv"}
+FORMATS = ("table", "json", "jsonl", "srt", "vtt", "csv", "html", "png")
+EXTENSIONS = {"table": "txt", "json": "json", "jsonl": "jsonl", "srt": "srt", "vtt": "vtt", "csv": "csv",
+              "html": "html", "png": "png"}
+#: formats that describe one video each (several videos need -o DIR)
+PER_VIDEO = frozenset({"srt", "vtt", "html", "png"})
 
 
 def parse_formats(spec: list[str] | str | None, default: str) -> list[str]:
@@ -117,11 +122,38 @@ def rich_table(result: Result):  # noqa: ANN201
     return table
 
 
-def render(fmt: str, results: list[Result]) -> str:
-    """The text of ``fmt`` for the given results (srt/vtt take exactly one result)."""
-    per_video: dict[str, Callable[[Result], str]] = {"srt": to_srt, "vtt": to_vtt}
-    if fmt in per_video:
+def render(fmt: str, results: list[Result], embed: bool = False) -> str | bytes:
+    """The content of ``fmt`` for the given results (per-video formats take exactly one result).
+
+    ``png`` is bytes, everything else text. ``html`` references the video relative to the
+    current directory (use :func:`write_file` to place a page elsewhere).
+    """
+    if fmt in PER_VIDEO:
         if len(results) != 1:
             raise UsageError(f"{fmt} holds one video; use -o DIR to write one file per video")
-        return per_video[fmt](results[0])
+        one = results[0]
+        if fmt == "html":
+            from .report import render_html
+
+            return render_html(one, embed=embed)
+        if fmt == "png":
+            from .report import render_png
+
+            return render_png(one)
+        per_video: dict[str, Callable[[Result], str]] = {"srt": to_srt, "vtt": to_vtt}
+        return per_video[fmt](one)
     return {"json": to_json, "jsonl": to_jsonl, "csv": to_csv, "table": to_table}[fmt](results)
+
+
+def write_file(fmt: str, result: Result, path: Path, embed: bool = False) -> None:
+    """Write one video's ``fmt`` to ``path`` (an html page references the video relative to it)."""
+    if fmt == "html":
+        from .report import write_html
+
+        write_html(result, path, embed=embed)
+        return
+    content = render(fmt, [result], embed=embed)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")

@@ -8,6 +8,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import json  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -57,3 +59,26 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     files = dict(corpus.make_bad_input_corpus(root))
     files["missing_path"] = root / "does-not-exist.mp4"
     return files
+
+
+class Ran:
+    def __init__(self, code, out, err):
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``avlocate ARGS`` in-process; returns exit code, stdout and stderr."""
+
+    def run(*args):
+        capsys.readouterr()
+        from avlocate.cli import main
+
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run

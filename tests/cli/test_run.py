@@ -39,6 +39,30 @@ def test_formats_to_output_dir(cli, repo_root, tmp_path):
     assert len((out / "demo2.csv").read_text().strip().splitlines()) == n + 1
     assert len((out / "demo2.jsonl").read_text().strip().splitlines()) == 1
     assert "demo2" in (out / "demo2.txt").read_text()
+    page = (out / "demo2.html").read_text()
+    assert '"../' in page or "demo2.mp4" in page  # the video is referenced relative to the page
+    from PIL import Image
+
+    with Image.open(out / "demo2.png") as img:
+        assert img.width == 1200
+
+
+def test_png_to_a_pipe_and_report_of_a_batch(cli, repo_root, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "avlocate", "run", str(repo_root / "samples" / "demo3.mp4"),
+                           "-q", "-f", "png"], capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"\x89PNG\r\n")  # piped: the picture's bytes and nothing else
+    out = tmp_path / "r.jsonl"
+    folder = tmp_path / "v"
+    folder.mkdir()
+    import shutil
+
+    shutil.copy(repo_root / "samples" / "demo3.mp4", folder / "x.mp4")
+    assert cli("batch", folder, "--out", out, "-q").code == 0
+    r = cli("report", out, "-o", tmp_path / "rep")
+    assert r.code == 0, r.err
+    index = (tmp_path / "rep" / "index.html").read_text()
+    assert "x.html" in index and (tmp_path / "rep" / "x.html").is_file()
 
 
 def test_several_videos_give_a_json_array(cli, repo_root):

@@ -1,0 +1,73 @@
+"""Reading checkpoints without executing code, and building VGGish from them.
+
+``read_state_dict`` is generic (also used by the I3D and RAFT loaders): safetensors files (our
+own format) are read directly; official PyTorch pickles (.pt/.pth) only through
+``torch.load(weights_only=True)``, which refuses anything but tensors and plain containers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from ...errors import WeightsError
+from .network import VGGish, VGGishConfig, VGGishPostprocessor
+
+__all__ = ["read_state_dict", "write_safetensors", "load_into", "load_vggish", "load_vggish_postprocessor"]
+
+StateDict = Mapping[str, torch.Tensor]
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.safetensors`` or ``.pt``/``.pth`` file (CPU), never unpickling code."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return dict(load_file(str(path), device="cpu"))
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except WeightsError:
+        raise
+    except Exception as exc:  # corrupt file, or a pickle that needs code execution
+        raise WeightsError(f"cannot read weights {path}: {type(exc).__name__}: {exc}") from exc
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path} does not hold a flat state dict of tensors")
+    return dict(obj)
+
+
+def write_safetensors(state_dict: StateDict, path: str | Path) -> None:
+    """Save tensors as safetensors (contiguous copies; aliased tensors are written separately)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().clone() for k, v in state_dict.items()}, str(path))
+
+
+def load_into(module: torch.nn.Module, state_dict: StateDict, what: str) -> torch.nn.Module:
+    """``load_state_dict(strict=True)`` with float tensors cast to the module's dtype and any
+    mismatch reported as one-line :class:`WeightsError`."""
+    own = module.state_dict()
+    cast = {k: (v.to(own[k].dtype) if k in own and v.is_floating_point() else v) for k, v in state_dict.items()}
+    try:
+        module.load_state_dict(cast, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:3]
+        raise WeightsError(f"weights do not fit {what}: {' '.join(first)}") from exc
+    return module.eval()
+
+
+def load_vggish(weights: str | Path | StateDict, config: VGGishConfig = VGGishConfig()) -> VGGish:
+    """VGGish in eval mode from the public converted layout (``features.*``, ``embeddings.*``)."""
+    sd = read_state_dict(weights) if isinstance(weights, (str, Path)) else weights
+    return load_into(VGGish(config), sd, "VGGish")  # type: ignore[return-value]
+
+
+def load_vggish_postprocessor(weights: str | Path | StateDict) -> VGGishPostprocessor:
+    """PCA parameters (``pca_eigen_vectors`` (128, 128), ``pca_means`` (128,) or (128, 1))."""
+    sd = dict(read_state_dict(weights) if isinstance(weights, (str, Path)) else weights)
+    return load_into(VGGishPostprocessor(), sd, "the VGGish PCA post-processor")  # type: ignore[return-value]
