@@ -107,8 +107,8 @@ def rich_table(result: Result):  # noqa: ANN201
     from rich.table import Table
 
     dur = "?" if result.duration is None else f"{result.duration:.2f} s"
-    title = f"{result.video} — {len(result.events)} event(s), {dur}, model {result.model}"
-    table = Table(title=title, title_justify="left")
+    title = f"{result.video} — {len(result.events)} event(s) in {dur} — model {result.model}"
+    table = Table(title=title, title_justify="left", min_width=min(100, len(title) + 2))
     for name, justify in (("#", "right"), ("label", "left"), ("start", "right"), ("end", "right"),
                           ("duration", "right"), ("score", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
