@@ -5,7 +5,15 @@ registry is first asked. Add one import line per new built-in module.
 """
 from __future__ import annotations
 
+from .features import i3d_vggish as _i3d_vggish  # noqa: F401
 from .features import lite as _lite_features  # noqa: F401
 from .heads import lite as _lite_head  # noqa: F401
 from .heads import segment as _segment_heads  # noqa: F401
 from .heads import dense as _dense_heads  # noqa: F401
+
+# clip-clap: the module imports without open_clip / laion_clap (they load when an encoder is
+# built); guarded anyway so that an optional extractor can never break the CLI.
+try:
+    from .features.clip_clap import extractor as _clip_clap  # noqa: F401
+except ImportError:  # pragma: no cover - only a broken install gets here
+    pass

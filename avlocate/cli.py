@@ -117,6 +117,10 @@ def batch(
     threshold: Optional[float] = typer.Option(None, "--threshold"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos already in --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", metavar="SECONDS",
+        help="Time limit per video: a video that takes longer (or crashes the decoder) becomes an error line "
+             "(code 9 / 70) and the batch goes on. Videos then run in a separate worker process."),
 ) -> None:
     """Process every video of a folder into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -135,7 +139,7 @@ def batch(
             if "error" in record and not quiet:
                 _err(f"failed: {record['video']}: {record['error']}")
 
-        summary = run_batch(folder, out, options, workers=workers, overwrite=overwrite, on_done=done)
+        summary = run_batch(folder, out, options, workers=workers, overwrite=overwrite, on_done=done, timeout=timeout)
     if not quiet:
         _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}")
     if summary.failed:
@@ -181,13 +185,13 @@ def report(
 @weights_app.command("import")
 def weights_import(
     checkpoint: Path = typer.Argument(..., help="Official checkpoint file (.pth / .pth.tar / .pt)."),
-    source: str = typer.Option(..., "--from", help="official-unav, official-ccnet or official-vscg."),
-    name: str = typer.Option(..., "--name", help="Model name to use with --model afterwards."),
-    classes: Path = typer.Option(..., "--classes", help="Text file: one class name per line, in the model's output order."),
+    source: str = typer.Option(..., "--from", help="Models: official-unav, official-ccnet, official-vscg. Extractors: i3d-rgb, i3d-flow, raft-sintel, vggish."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name to use with --model afterwards (models only)."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="Text file: one class name per line, in the model's output order (models only)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Official config as JSON (dense models; default: the paper's)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
 ) -> None:
-    """Convert an official checkpoint once into safetensors + a model card (no pickle code runs)."""
+    """Convert an official checkpoint once into safetensors (+ a model card); no pickle code runs."""
     from .weights.importer import import_official
 
     card = import_official(source, checkpoint, name, classes, config, out_dir)

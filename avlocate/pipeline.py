@@ -31,13 +31,13 @@ def locate(
     keep_scores: bool = False,
 ) -> Result:
     """Find the audio-visual events of one video file."""
-    from .media import open_clip
+    from .media import open_clip, probe
 
     started = time.perf_counter()
     path = check_input(video)
     loaded = load_model(model or DEFAULT_MODEL, device)
     t0 = time.perf_counter()
-    vspec, aspec = loaded.extractor.media_request()
+    vspec, aspec = loaded.extractor.media_request(probe(path))
     clip = open_clip(path, vspec, aspec)
     features = loaded.extractor.extract(clip)  # decoding streams inside extraction
     t1 = time.perf_counter()

@@ -59,8 +59,9 @@ class Extractor(ABC):
     def timeline(self) -> Timeline: ...
 
     @abstractmethod
-    def media_request(self) -> tuple[Any, Any]:
-        """The (VideoSpec, AudioSpec) this extractor needs from the media layer."""
+    def media_request(self, info: Any = None) -> tuple[Any, Any]:
+        """The (VideoSpec, AudioSpec) this extractor needs; ``info`` is the file's MediaInfo
+        (some protocols decode audio at the file's own rate and resample it themselves)."""
 
     @abstractmethod
     def extract(self, clip: Any) -> Features:

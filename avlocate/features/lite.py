@@ -79,7 +79,7 @@ class LiteExtractor(Extractor):
         c = self.config
         return Timeline(c.fps, c.window, c.stride)
 
-    def media_request(self):  # noqa: ANN201
+    def media_request(self, info=None):  # noqa: ANN001, ANN201
         from ..media import AudioSpec, VideoSpec
 
         c = self.config

@@ -14,7 +14,10 @@ from ..errors import UsageError, WeightsError
 from .card import ModelCard
 from .store import cache_dir, save_weights
 
-SOURCES = ("official-unav", "official-ccnet", "official-vscg")
+MODEL_SOURCES = ("official-unav", "official-ccnet", "official-vscg")
+#: public checkpoints of the frozen feature extractors (converted to fixed file names)
+EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish")
+SOURCES = MODEL_SOURCES + EXTRACTOR_SOURCES
 _EXTRACTOR = {"official-unav": "i3d-vggish", "official-ccnet": "one-peace", "official-vscg": "vgg19-vggish"}
 
 
@@ -30,11 +33,44 @@ def read_class_names(path: Path) -> list[str]:
     return names
 
 
-def import_official(source: str, checkpoint: Path, name: str, classes_file: Path,
+def import_extractor_weights(source: str, checkpoint: Path, out_dir: Path | None = None) -> Path:
+    """A public extractor checkpoint (I3D rgb/flow, RAFT Sintel, VGGish) -> its safetensors file.
+
+    The weights are loaded into avlocate's module first, so a file that does not fit is refused
+    here rather than at the first run.
+    """
+    from ..features.i3d_vggish import WEIGHT_FILES
+    from ..features.vggish.weights import write_safetensors
+
+    if source in ("i3d-rgb", "i3d-flow"):
+        from ..features.i3d import load_i3d
+
+        module = load_i3d(checkpoint, source.removeprefix("i3d-"))
+    elif source == "raft-sintel":
+        from ..features.flow.raft import load_raft
+
+        module = load_raft(checkpoint)
+    else:
+        from ..features.vggish.weights import load_vggish
+
+        module = load_vggish(checkpoint)
+    out_dir = out_dir or cache_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / WEIGHT_FILES[source]
+    write_safetensors(module.state_dict(), path)
+    return path
+
+
+def import_official(source: str, checkpoint: Path, name: str | None = None, classes_file: Path | None = None,
                     config_file: Path | None = None, out_dir: Path | None = None) -> Path:
-    """Convert ``checkpoint`` and write ``<name>.safetensors`` + ``<name>.json``; returns the card path."""
+    """Convert ``checkpoint``; models get ``<name>.safetensors`` + ``<name>.json`` (returns the card
+    path), extractor weights their fixed file name (returns it)."""
     if source not in SOURCES:
         raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+    if source in EXTRACTOR_SOURCES:
+        return import_extractor_weights(source, checkpoint, out_dir)
+    if name is None or classes_file is None:
+        raise UsageError(f"--from {source} needs --name and --classes (checkpoints carry no class names)")
     classes = read_class_names(classes_file)
     out_dir = out_dir or cache_dir()
     provenance = {"imported_from": str(checkpoint), "source": source,

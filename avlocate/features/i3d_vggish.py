@@ -1,0 +1,137 @@
+"""``i3d-vggish``: the UnAV-100 feature protocol from any video file (UnAV, CCNet, ESG-Net rows).
+
+Visual: 25 fps frames, shorter side 256 (PIL bilinear, as the official tool), RAFT flow between
+consecutive frames (computed once per pair, not once per window as the official tool does),
+two-stream I3D on 24-frame windows every 8 frames -> 1024 rgb + 1024 flow = 2048 per snippet.
+Audio: mono at the file's own rate, resampy ``kaiser_best`` to 16 kHz, VGGish log-mel examples of
+0.96 s every 0.32 s, raw 128-d embeddings (no PCA). Both streams are trimmed to the shorter.
+Everything streams: frames and samples are consumed chunk by chunk.
+
+Weights (never downloaded here): ``i3d_rgb.safetensors``, ``i3d_flow.safetensors``,
+``raft_sintel.safetensors`` and ``vggish.safetensors`` in the weights search path, made once from
+the public checkpoints with ``avlocate weights import FILE --from i3d-rgb|i3d-flow|raft-sintel|vggish``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..errors import WeightsError
+from ..registry import EXTRACTORS
+from ..timeline import Timeline
+from .base import Extractor, Features
+
+WEIGHT_FILES = {"i3d-rgb": "i3d_rgb.safetensors", "i3d-flow": "i3d_flow.safetensors",
+                "raft-sintel": "raft_sintel.safetensors", "vggish": "vggish.safetensors"}
+
+
+@dataclass
+class I3DVGGishConfig:
+    fps: float = 25.0
+    window: int = 24
+    stride: int = 8
+    short_side: int = 256
+    resampy_version: str = "0.2.2"  # the filter of the 2022 extraction environment (see vggish/resample.py)
+    frames_per_chunk: int = 32  # frames pushed into the I3D stream at once (memory vs batching)
+    raft_iterations: int = 20
+
+
+def _find_weights(kind: str) -> str:
+    from ..weights.store import find_file, search_path
+
+    path = find_file(WEIGHT_FILES[kind])
+    if path is None:
+        raise WeightsError(
+            f"{WEIGHT_FILES[kind]} ({kind} weights of the i3d-vggish extractor) not found in "
+            f"{', '.join(str(d) for d in search_path())}; no download is possible offline — convert the public "
+            f"checkpoint once with `avlocate weights import FILE --from {kind}`"
+        )
+    return str(path)
+
+
+class I3DVGGishExtractor(Extractor):
+    name = "i3d-vggish"
+    config_class = I3DVGGishConfig
+
+    def __init__(self, config: I3DVGGishConfig | None = None) -> None:
+        self.config = config or I3DVGGishConfig()
+        self._models: dict[str, torch.nn.Module] | None = None
+
+    @property
+    def visual_dim(self) -> int:
+        return 2048
+
+    @property
+    def audio_dim(self) -> int:
+        return 128
+
+    @property
+    def timeline(self) -> Timeline:
+        c = self.config
+        return Timeline(c.fps, c.window, c.stride)
+
+    def media_request(self, info=None):  # noqa: ANN001, ANN201
+        from ..media import AudioSpec, VideoSpec
+
+        # Audio at the file's own rate: the official route resamples with resampy, not swresample.
+        rate = int(info.sample_rate) if info is not None and info.sample_rate else 16000
+        return VideoSpec(fps=self.config.fps), AudioSpec(sample_rate=rate)
+
+    def models(self) -> dict[str, torch.nn.Module]:
+        if self._models is None:
+            from .flow.raft import load_raft
+            from .i3d import load_i3d
+            from .vggish.weights import load_vggish
+
+            self._models = {
+                "rgb": load_i3d(_find_weights("i3d-rgb"), "rgb"),
+                "flow": load_i3d(_find_weights("i3d-flow"), "flow"),
+                "raft": load_raft(_find_weights("raft-sintel")),
+                "vggish": load_vggish(_find_weights("vggish")),
+            }
+        return self._models
+
+    def extract(self, clip) -> Features:  # noqa: ANN001
+        from .flow.raft import RaftConfig
+        from .i3d import I3DStream, resize_short_side
+        from .i3d.windows import I3DWindowConfig
+        from .vggish.frontend import ExampleStream
+        from .vggish.resample import KaiserResampler
+
+        c = self.config
+        m = self.models()
+        stream = I3DStream(m["rgb"], m["flow"], m["raft"],
+                           windows=I3DWindowConfig(stack_size=c.window, step=c.stride, fps=c.fps),
+                           raft_config=replace(RaftConfig(), num_flow_updates=c.raft_iterations))
+        rate = clip.audio.sample_rate if clip.audio is not None else 16000
+        resampler = KaiserResampler(rate, 16000, c.resampy_version)
+        examples = ExampleStream()
+        rgb, flow, audio = [], [], []
+
+        def embed(ex: torch.Tensor) -> None:
+            if ex.shape[0]:
+                audio.append(m["vggish"](ex.float()))
+
+        with torch.inference_mode():
+            for chunk in clip.chunks(c.frames_per_chunk):
+                if chunk.frames.shape[0]:
+                    frames = torch.stack([resize_short_side(f, c.short_side) for f in chunk.frames]).float()
+                    r, f = stream.push(frames)
+                    rgb.append(r)
+                    flow.append(f)
+                if chunk.audio.numel():
+                    embed(examples.push(resampler.push(chunk.audio.double())))
+            embed(examples.push(resampler.finish()))
+            embed(examples.finish())
+        visual = torch.cat([torch.cat(rgb), torch.cat(flow)], dim=1) if rgb else torch.zeros(0, 2048)
+        aud = torch.cat(audio) if audio else torch.zeros(0, 128)
+        t = min(visual.shape[0], aud.shape[0])
+        warnings = dict(clip.warnings)
+        if t == 0:
+            warnings["features"] = "video shorter than one I3D window (25 frames at 25 fps): nothing to score"
+        return Features(visual[:t].float().cpu(), aud[:t].float().cpu(), self.timeline.with_duration(clip.duration),
+                        self.name, warnings)
+
+
+EXTRACTORS.register("i3d-vggish")(I3DVGGishExtractor)
