@@ -28,6 +28,12 @@ def _err(message: str) -> None:
     typer.echo(f"avlocate: {message}", err=True)
 
 
+def _nothing():  # noqa: ANN202
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"avlocate {__version__}")
@@ -98,9 +104,14 @@ def run(
     if model is None and not quiet:
         _err(f"no --model given: using the bundled demo model {DEFAULT_MODEL!r}, trained on synthetic events only; "
              "see `avlocate models` and the README for real models")
+    from rich.console import Console
+
     results = []
-    for video in videos:
-        results.append(locate(video, model=model, device=device, threshold=threshold, keep_scores=scores))
+    status_console = Console(stderr=True)
+    show = sys.stderr.isatty() and not quiet
+    for i, video in enumerate(videos, start=1):
+        with status_console.status(f"[{i}/{len(videos)}] {video}", spinner="dots") if show else _nothing():
+            results.append(locate(video, model=model, device=device, threshold=threshold, keep_scores=scores))
         for key, value in results[-1].warnings.items():
             if not quiet:
                 _err(f"warning: {video}: {key}: {value}")
