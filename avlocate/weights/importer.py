@@ -83,6 +83,7 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
         head_name = "vscg" if variant == "fully" else "vscg-weakly"
         head_config: dict = {}
         decode = {"kind": "segments"}
+        feature_protocol = {"extractor": _EXTRACTOR[source], "fps": 1.0, "window": 1, "stride": 1}
     else:
         from .convert_dense import load_official_head
 
@@ -96,12 +97,22 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
             config = config.get("config", config)
         head = load_official_head(model, checkpoint, config)
         head_name, head_config = model, head.cfg.to_dict()
-        decode = {"kind": "dense"}
+        from dataclasses import asdict
+
+        from ..decode.dense import DenseDecodeConfig
+
+        test_cfg = (config or {}).get("model", {}).get("test_cfg")
+        decode_cfg = DenseDecodeConfig.from_official(test_cfg) if test_cfg else DenseDecodeConfig()
+        decode = {"kind": "dense", **asdict(decode_cfg)}
+        c = head.cfg
+        feature_protocol = {"extractor": _EXTRACTOR[source], "fps": c.fps, "window": c.window, "stride": c.stride,
+                            "visual_dim": c.input_dim_visual, "audio_dim": c.input_dim_audio}
     expected = getattr(getattr(head, "cfg", None), "num_classes", None) or getattr(getattr(head, "config", None), "num_classes", None)
     if expected is not None and len(classes) != int(expected):
         raise WeightsError(f"{classes_file} lists {len(classes)} classes but the checkpoint has {expected}")
     card = ModelCard(name=name, head=head_name, extractor=_EXTRACTOR[source], classes=classes,
                      weights_file=f"{name}.safetensors", head_config=head_config, decode=decode,
+                     feature_protocol=feature_protocol,
                      provenance=provenance, description=f"{source} checkpoint imported by avlocate")
     save_weights(head.state_dict(), card, out_dir)
     return out_dir / f"{name}.json"

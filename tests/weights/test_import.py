@@ -30,6 +30,11 @@ def test_import_official_unav_checkpoint(cli, tmp_path, reference_dir):
     assert r.code == 0, r.err
     card = json.loads((tmp_path / "w" / "my-unav.json").read_text())
     assert card["head"] == "unav" and len(card["classes"]) == n and card["decode"]["kind"] == "dense"
+    official_test = json.loads(config.read_text())["config"]["model"]["test_cfg"]
+    assert card["decode"]["nms_sigma"] == official_test["nms_sigma"]
+    assert card["decode"]["max_seg_num"] == official_test["max_seg_num"]
+    meta = json.loads(config.read_text())["config"]["dataset"]
+    assert card["feature_protocol"]["fps"] == meta["default_fps"] and card["feature_protocol"]["stride"] == meta["feat_stride"]
     state = load_file(str(tmp_path / "w" / "my-unav.safetensors"))
     head = UnavHead(UnavConfig(**card["head_config"]))
     head.load_state_dict(state, strict=True)
