@@ -13,7 +13,7 @@ import torch
 
 from .avsgn import AVSGN
 from .avsgn_losses import avsgn_loss
-from .vscg_losses import segment_accuracy
+
 
 
 @dataclass
@@ -65,11 +65,6 @@ def predict(model: torch.nn.Module, audio: torch.Tensor, visual: torch.Tensor) -
 def evaluate(model: torch.nn.Module, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor,
              batch_size: int = 64) -> float:
     """Segment accuracy in percent over a split, in batches (the model's mode is restored)."""
-    was_training = model.training
-    model.eval()
-    try:
-        preds = [predict(model, audio[i : i + batch_size], visual[i : i + batch_size])
-                 for i in range(0, len(audio), batch_size)]
-    finally:
-        model.train(was_training)
-    return segment_accuracy(torch.cat(preds), labels)
+    from .vscg_training import evaluate_split
+
+    return evaluate_split(predict, model, audio, visual, labels, batch_size)

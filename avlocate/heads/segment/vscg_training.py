@@ -73,14 +73,21 @@ def predict(model: torch.nn.Module, audio: torch.Tensor, visual: torch.Tensor) -
     return fully_predict(out.relevance, out.class_logits, model.config.event_threshold)
 
 
-def evaluate(model: torch.nn.Module, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor,
-             batch_size: int = 128) -> float:
-    """Segment accuracy in percent over a whole split, in batches (model restored to its mode)."""
+def evaluate_split(predict_fn, model: torch.nn.Module, audio: torch.Tensor, visual: torch.Tensor,  # noqa: ANN001
+                   labels: torch.Tensor, batch_size: int) -> float:
+    """Segment accuracy in percent of ``predict_fn`` over a whole split, in batches (the model's
+    mode is restored afterwards). Shared by every segment head's ``evaluate``."""
     was_training = model.training
     model.eval()
     try:
-        preds = [predict(model, audio[i : i + batch_size], visual[i : i + batch_size])
+        preds = [predict_fn(model, audio[i : i + batch_size], visual[i : i + batch_size])
                  for i in range(0, len(audio), batch_size)]
     finally:
         model.train(was_training)
     return segment_accuracy(torch.cat(preds), labels)
+
+
+def evaluate(model: torch.nn.Module, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor,
+             batch_size: int = 128) -> float:
+    """Segment accuracy in percent over a whole split, in batches (model restored to its mode)."""
+    return evaluate_split(predict, model, audio, visual, labels, batch_size)
