@@ -15,7 +15,6 @@ from .avsgn import AVSGN
 from .avsgn_losses import avsgn_loss
 
 
-
 @dataclass
 class AVSGNTrainConfig:
     lr: float = 3e-4
