@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .features import i3d_vggish as _i3d_vggish  # noqa: F401
 from .features import lite as _lite_features  # noqa: F401
+from .features import vgg19_vggish as _vgg19_vggish  # noqa: F401
 from .heads import lite as _lite_head  # noqa: F401
 from .heads import segment as _segment_heads  # noqa: F401
 from .heads import dense as _dense_heads  # noqa: F401

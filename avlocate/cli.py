@@ -196,7 +196,7 @@ def report(
 @weights_app.command("import")
 def weights_import(
     checkpoint: Path = typer.Argument(..., help="Official checkpoint file (.pth / .pth.tar / .pt)."),
-    source: str = typer.Option(..., "--from", help="Models: official-unav, official-ccnet, official-vscg. Extractors: i3d-rgb, i3d-flow, raft-sintel, vggish."),
+    source: str = typer.Option(..., "--from", help="Models: official-unav, official-ccnet, official-vscg. Extractors: i3d-rgb, i3d-flow, raft-sintel, vggish, vgg19."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name to use with --model afterwards (models only)."),
     classes: Optional[Path] = typer.Option(None, "--classes", help="Text file: one class name per line, in the model's output order (models only)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Official config as JSON (dense models; default: the paper's)."),
@@ -238,6 +238,16 @@ def train_demo(
 
     path = train_lite_demo(out_dir, seed=seed, num_videos=videos, epochs=epochs, log=lambda m: _err(m))
     typer.echo(str(path))
+
+
+def _register_training_commands() -> None:
+    from .cli_segment import evaluate_segment_command, train_segment_command
+
+    app.command("train-segment")(train_segment_command)
+    app.command("evaluate-segment")(evaluate_segment_command)
+
+
+_register_training_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

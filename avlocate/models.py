@@ -109,7 +109,12 @@ def _segments(model: LoadedModel, features: Features, threshold: float | None): 
     from .decode.segments import labels_to_events
     from .heads.segment.windows import sliding_segment_probs
 
-    probs = sliding_segment_probs(model.head, features.audio, features.visual_segments(), device=model.device)
+    head = model.head
+    if hasattr(head, "set_label_text") and getattr(head, "text_clip", None) is None:
+        # AVSGN reads label-text embeddings of the card's classes, made by the extractor's text towers.
+        emb = model.extractor.label_text(model.card.classes)
+        head.set_label_text(emb.clip, emb.clap)
+    probs = sliding_segment_probs(head, features.audio, features.visual_segments(), device=model.device)
     labels = model.head.labels_from_probs(probs)
     scores = probs.gather(1, labels[:, None])[:, 0]
     events = labels_to_events(labels, scores, model.card.classes, features.timeline, background=len(model.card.classes))

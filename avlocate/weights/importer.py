@@ -16,7 +16,7 @@ from .store import cache_dir, save_weights
 
 MODEL_SOURCES = ("official-unav", "official-ccnet", "official-vscg")
 #: public checkpoints of the frozen feature extractors (converted to fixed file names)
-EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish")
+EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish", "vgg19")
 SOURCES = MODEL_SOURCES + EXTRACTOR_SOURCES
 _EXTRACTOR = {"official-unav": "i3d-vggish", "official-ccnet": "one-peace", "official-vscg": "vgg19-vggish"}
 
@@ -34,7 +34,8 @@ def read_class_names(path: Path) -> list[str]:
 
 
 def import_extractor_weights(source: str, checkpoint: Path, out_dir: Path | None = None) -> Path:
-    """A public extractor checkpoint (I3D rgb/flow, RAFT Sintel, VGGish) -> its safetensors file.
+    """A public extractor checkpoint (I3D rgb/flow, RAFT Sintel, VGGish, torchvision's ImageNet
+    VGG-19) -> its safetensors file.
 
     The weights are loaded into avlocate's module first, so a file that does not fit is refused
     here rather than at the first run.
@@ -46,6 +47,17 @@ def import_extractor_weights(source: str, checkpoint: Path, out_dir: Path | None
         from ..features.i3d import load_i3d
 
         module = load_i3d(checkpoint, source.removeprefix("i3d-"))
+    elif source == "vgg19":
+        # torchvision's ImageNet VGG-19 layout; only the convolutional part (pool5) is kept.
+        from ..features.vgg19_vggish import WEIGHT_FILES as VGG19_FILES
+        from ..features.vgg19_vggish import load_vgg19
+
+        module = load_vgg19(checkpoint)
+        out_dir = out_dir or cache_dir()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / VGG19_FILES["vgg19"]
+        write_safetensors(module.state_dict(), path)
+        return path
     elif source == "raft-sintel":
         from ..features.flow.raft import load_raft
 
@@ -107,9 +119,13 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
         c = head.cfg
         feature_protocol = {"extractor": _EXTRACTOR[source], "fps": c.fps, "window": c.window, "stride": c.stride,
                             "visual_dim": c.input_dim_visual, "audio_dim": c.input_dim_audio}
-    expected = getattr(getattr(head, "cfg", None), "num_classes", None) or getattr(getattr(head, "config", None), "num_classes", None)
-    if expected is not None and len(classes) != int(expected):
-        raise WeightsError(f"{classes_file} lists {len(classes)} classes but the checkpoint has {expected}")
+    if source == "official-vscg":
+        # VSCG's outputs are the event classes + background (last); the card lists events only.
+        expected = int(head.config.num_classes) - 1
+    else:
+        expected = int(head.cfg.num_classes)
+    if len(classes) != expected:
+        raise WeightsError(f"{classes_file} lists {len(classes)} classes but the checkpoint has {expected} event classes")
     card = ModelCard(name=name, head=head_name, extractor=_EXTRACTOR[source], classes=classes,
                      weights_file=f"{name}.safetensors", head_config=head_config, decode=decode,
                      feature_protocol=feature_protocol,

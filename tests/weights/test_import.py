@@ -66,3 +66,17 @@ def test_import_refuses_wrong_class_count_and_pickled_code(cli, tmp_path, refere
             "--classes", _classes(tmp_path, 10), "--out", tmp_path / "w")
     assert r.code == 5 and r.err.count("\n") == 1
     assert not marker.exists()
+
+
+def test_import_official_vscg_state_dict(cli, tmp_path, reference_dir):
+    """VSCG cards list the 28 event classes; background is the head's extra last output."""
+    sd = {k: v.float() for k, v in torch.load(reference_dir / "vscg" / "fully" / "state_dict.pt", weights_only=True).items()}
+    torch.save(sd, tmp_path / "vscg_fully.pt")
+    r = cli("weights", "import", tmp_path / "vscg_fully.pt", "--from", "official-vscg", "--name", "my-vscg",
+            "--classes", _classes(tmp_path, 28), "--out", tmp_path / "w")
+    assert r.code == 0, r.err
+    card = json.loads((tmp_path / "w" / "my-vscg.json").read_text())
+    assert card["head"] == "vscg" and len(card["classes"]) == 28 and card["decode"]["kind"] == "segments"
+    r = cli("weights", "import", tmp_path / "vscg_fully.pt", "--from", "official-vscg", "--name", "x",
+            "--classes", _classes(tmp_path, 29), "--out", tmp_path / "w2")
+    assert r.code == 5 and "28 event classes" in r.err

@@ -1,0 +1,1 @@
+"""Dataset readers (UnAV-100 format)."""
