@@ -18,7 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Find audio-visual events (seen and heard at once) in videos.")
 samples_app = typer.Typer(no_args_is_help=True, help="Synthetic audio-visual sample videos with ground truth.")
 app.add_typer(samples_app, name="samples")
-weights_app = typer.Typer(no_args_is_help=True, help="Import and inspect model weights.")
+from .cli_weights import weights_app  # noqa: E402
+
 app.add_typer(weights_app, name="weights")
 
 _state = {"debug": False}
@@ -191,22 +192,6 @@ def report(
 
     index = write_report(results, output_dir, embed=embed)
     _err(f"report written: {index}")
-
-
-@weights_app.command("import")
-def weights_import(
-    checkpoint: Path = typer.Argument(..., help="Official checkpoint file (.pth / .pth.tar / .pt)."),
-    source: str = typer.Option(..., "--from", help="Models: official-unav, official-ccnet, official-vscg. Extractors: i3d-rgb, i3d-flow, raft-sintel, vggish, vgg19."),
-    name: Optional[str] = typer.Option(None, "--name", help="Model name to use with --model afterwards (models only)."),
-    classes: Optional[Path] = typer.Option(None, "--classes", help="Text file: one class name per line, in the model's output order (models only)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Official config as JSON (dense models; default: the paper's)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
-) -> None:
-    """Convert an official checkpoint once into safetensors (+ a model card); no pickle code runs."""
-    from .weights.importer import import_official
-
-    card = import_official(source, checkpoint, name, classes, config, out_dir)
-    typer.echo(str(card))
 
 
 @samples_app.command("make")

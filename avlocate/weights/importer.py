@@ -16,7 +16,7 @@ from .store import cache_dir, save_weights
 
 MODEL_SOURCES = ("official-unav", "official-ccnet", "official-vscg")
 #: public checkpoints of the frozen feature extractors (converted to fixed file names)
-EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish", "vgg19")
+EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish", "vgg19", "clip", "clap")
 SOURCES = MODEL_SOURCES + EXTRACTOR_SOURCES
 _EXTRACTOR = {"official-unav": "i3d-vggish", "official-ccnet": "one-peace", "official-vscg": "vgg19-vggish"}
 
@@ -31,6 +31,15 @@ def read_class_names(path: Path) -> list[str]:
     if len(set(names)) != len(names):
         raise UsageError(f"{path}: class names are not unique")
     return names
+
+
+def _pinned(path: Path) -> Path:
+    """Record the sha256 of an imported extractor file, so `weights verify` can check it later."""
+    from .manager import pin
+    from .store import sha256_of
+
+    pin(Path(path).name, sha256_of(Path(path)))
+    return Path(path)
 
 
 def import_extractor_weights(source: str, checkpoint: Path, out_dir: Path | None = None) -> Path:
@@ -79,8 +88,12 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
     path), extractor weights their fixed file name (returns it)."""
     if source not in SOURCES:
         raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+    if source in ("clip", "clap"):
+        from ..features.clip_clap.weights import import_checkpoint
+
+        return _pinned(import_checkpoint(source, checkpoint, out_dir))
     if source in EXTRACTOR_SOURCES:
-        return import_extractor_weights(source, checkpoint, out_dir)
+        return _pinned(import_extractor_weights(source, checkpoint, out_dir))
     if name is None or classes_file is None:
         raise UsageError(f"--from {source} needs --name and --classes (checkpoints carry no class names)")
     classes = read_class_names(classes_file)

@@ -1,0 +1,171 @@
+"""The weights manager behind ``avlocate weights list | pull | import | verify | path``.
+
+Every known weight file is in ``weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
+one, e.g. a mirror's): models (heads with a card) and files (frozen extractors). Downloads go to
+``$AVLOCATE_HOME``, are written atomically (temporary file + rename) and checked by sha256. Where
+the manifest knows no sha256 (nothing was verifiable here), the first download or import pins
+the hash it saw in ``$AVLOCATE_HOME/pins.json`` and every later ``verify`` checks against it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OfflineError, WeightsError
+from .store import BUNDLED_DIR, cache_dir, find_file, sha256_of
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    name: str
+    kind: str  # "model" or "file"
+    file: str
+    purpose: str
+    url: str | None
+    sha256: str | None
+    licence: str
+    note: str
+    import_source: str | None  # `avlocate weights import --from` value that provides the file
+
+
+def manifest_path() -> Path:
+    return Path(os.environ.get("AVLOCATE_MANIFEST", BUNDLED_DIR / "manifest.json"))
+
+
+def entries() -> dict[str, WeightEntry]:
+    path = manifest_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"weights manifest {path} is not readable JSON ({exc})") from None
+    out: dict[str, WeightEntry] = {}
+    for kind, group in (("model", data.get("models", {})), ("file", data.get("files", {}))):
+        for name, e in group.items():
+            out[name] = WeightEntry(
+                name=name, kind=kind, file=e.get("file", f"{name}.safetensors"),
+                purpose=e.get("for") or (f"{e.get('head')} head on {e.get('extractor')} features" if kind == "model" else ""),
+                url=e.get("url"), sha256=e.get("sha256"), licence=e.get("licence", "unknown"),
+                note=e.get("note", ""), import_source=e.get("import"),
+            )
+    return out
+
+
+def entry(name: str) -> WeightEntry:
+    known = entries()
+    if name not in known:
+        raise WeightsError(f"no weights named {name!r} in {manifest_path()}; `avlocate weights list` shows the known ones")
+    return known[name]
+
+
+def _pins_path() -> Path:
+    return cache_dir() / "pins.json"
+
+
+def pins() -> dict[str, str]:
+    try:
+        return json.loads(_pins_path().read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def pin(file_name: str, digest: str) -> None:
+    """Record ``digest`` for ``file_name`` (first seen copy), atomically."""
+    data = pins()
+    data[file_name] = digest
+    _atomic_write_bytes(_pins_path(), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def expected_sha256(e: WeightEntry) -> str | None:
+    """The manifest's sha256, else the model card's, else the one pinned at first download/import."""
+    if e.sha256:
+        return e.sha256
+    if e.kind == "model":
+        card_path = find_file(f"{e.name}.json")
+        if card_path is not None:
+            try:
+                digest = json.loads(card_path.read_text(encoding="utf-8")).get("sha256")
+            except (OSError, json.JSONDecodeError):
+                digest = None
+            if digest:
+                return str(digest)
+    return pins().get(e.file)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def how_to_get(e: WeightEntry) -> str:
+    if e.import_source:
+        return f"obtain it and run `avlocate weights import FILE --from {e.import_source}`"
+    return e.note or "no source is known"
+
+
+def path_of(name: str) -> Path:
+    e = entry(name)
+    found = find_file(e.file)
+    if found is None:
+        sha = expected_sha256(e) or "unknown"
+        raise WeightsError(f"{e.file} ({name}, sha256 {sha}) is not installed; {how_to_get(e)}")
+    return found
+
+
+def verify(names: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """(name, file or '-', status) for each entry: ok | MISMATCH | unpinned | missing."""
+    rows = []
+    for name, e in sorted(entries().items()):
+        if names and name not in names:
+            continue
+        found = find_file(e.file)
+        if found is None:
+            rows.append((name, "-", "missing"))
+            continue
+        want = expected_sha256(e)
+        if want is None:
+            rows.append((name, str(found), "unpinned"))
+        else:
+            rows.append((name, str(found), "ok" if sha256_of(found) == want else "MISMATCH"))
+    return rows
+
+
+def pull(name: str, timeout: float = 20.0) -> Path:
+    """Download ``name`` into the cache, verified by sha256 (or pinned on first download)."""
+    e = entry(name)
+    already = find_file(e.file)
+    if already is not None:
+        return already
+    if not e.url:
+        raise WeightsError(f"no verified download URL is known for {name} ({e.file}); {how_to_get(e)}")
+    target = cache_dir() / e.file
+    try:
+        with urllib.request.urlopen(e.url, timeout=timeout) as response:  # noqa: S310 (URL from the manifest)
+            data = response.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise OfflineError(f"cannot download {e.file} from {e.url} ({reason}); download it elsewhere and run "
+                           f"`avlocate weights import FILE{' --from ' + e.import_source if e.import_source else ''}`") from None
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()
+    want = expected_sha256(e)
+    if want is not None and digest != want:
+        raise WeightsError(f"download of {e.file} has sha256 {digest[:12]}…, expected {want[:12]}…; not installed")
+    _atomic_write_bytes(target, data)
+    if want is None:
+        pin(e.file, digest)
+    return target

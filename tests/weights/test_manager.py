@@ -1,0 +1,96 @@
+"""`avlocate weights list | pull | import --as | verify | path` against a local manifest and server."""
+import functools
+import hashlib
+import http.server
+import json
+import threading
+import time
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "srv"
+    root.mkdir()
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the server's access log out of captured stderr
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    h = tmp_path / "home"
+    monkeypatch.setenv("AVLOCATE_HOME", str(h))
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path / "nothing-here"))
+    return h
+
+
+def _manifest(tmp_path, monkeypatch, files):
+    p = tmp_path / "manifest.json"
+    p.write_text(json.dumps({"models": {}, "files": files}))
+    monkeypatch.setenv("AVLOCATE_MANIFEST", str(p))
+
+
+def test_pull_pins_on_first_download_and_verify_catches_tampering(cli, tmp_path, monkeypatch, server, home):
+    root, url = server
+    payload = b"weights bytes " * 1000
+    (root / "w.bin").write_bytes(payload)
+    _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors", "url": f"{url}/w.bin", "sha256": None}})
+    r = cli("weights", "pull", "thing")
+    assert r.code == 0, r.err
+    assert (home / "thing.safetensors").read_bytes() == payload
+    assert json.loads((home / "pins.json").read_text())["thing.safetensors"] == hashlib.sha256(payload).hexdigest()
+    assert not list(home.glob(".*part"))  # no temporary file left behind
+    r = cli("weights", "verify", "thing")
+    assert r.code == 0 and r.out.startswith("ok")
+    (home / "thing.safetensors").write_bytes(payload + b"x")
+    r = cli("weights", "verify", "thing")
+    assert r.code == 5 and "MISMATCH" in r.out
+    r = cli("weights", "path", "thing")
+    assert r.code == 0 and r.out.strip() == str(home / "thing.safetensors")
+
+
+def test_pull_refuses_a_wrong_hash_and_keeps_nothing(cli, tmp_path, monkeypatch, server, home):
+    root, url = server
+    (root / "w.bin").write_bytes(b"evil")
+    _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors", "url": f"{url}/w.bin", "sha256": "0" * 64}})
+    r = cli("weights", "pull", "thing")
+    assert r.code == 5 and "expected" in r.err and r.err.count("\n") == 1
+    assert not (home / "thing.safetensors").exists()
+
+
+def test_unreachable_url_fails_fast_with_the_offline_code(cli, tmp_path, monkeypatch, home):
+    _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors", "url": "http://127.0.0.1:9/w.bin", "import": "vggish"}})
+    t0 = time.monotonic()
+    r = cli("weights", "pull", "thing", "--timeout", "3")
+    assert r.code == 8 and "--from vggish" in r.err and r.err.count("\n") == 1
+    assert time.monotonic() - t0 < 10
+
+
+def test_no_url_and_missing_path_name_the_file_and_the_command(cli, home):
+    r = cli("weights", "pull", "unav")
+    assert r.code == 5 and "unav.safetensors" in r.err and "weights import" in r.err
+    r = cli("weights", "path", "vggish")
+    assert r.code == 5 and "vggish.safetensors" in r.err and "--from vggish" in r.err
+    r = cli("weights", "list")
+    assert r.code == 0 and "raft-sintel" in r.out and "lite-demo" in r.out
+
+
+def test_import_as_a_manifest_name_pins_the_file(cli, tmp_path, home):
+    from avlocate.features.vggish.network import VGGish
+
+    torch.manual_seed(0)
+    torch.save(VGGish().state_dict(), tmp_path / "vggish.pth")
+    r = cli("weights", "import", tmp_path / "vggish.pth", "--as", "vggish")
+    assert r.code == 0, r.err
+    assert (home / "vggish.safetensors").is_file()
+    r = cli("weights", "verify", "vggish")
+    assert r.code == 0 and r.out.startswith("ok")
