@@ -91,11 +91,15 @@ def run(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the model card's)."),
     scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores (JSON; curves in html/png)."),
     embed: bool = typer.Option(False, "--embed", help="html: put the video inside the page (up to 20 MB)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="zeroshot: event names, comma-separated (';' if names contain commas)."),
+    vocab: Optional[str] = typer.Option(None, "--vocab", help="zeroshot: unav100, ave, or a file with one name per line."),
+    min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (s)."),
+    per_modality: bool = typer.Option(False, "--per-modality", help="zeroshot: also report audio-only / visual-only events."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
 ) -> None:
     """Find the events of one or more videos."""
     from .models import DEFAULT_MODEL
-    from .pipeline import locate
+    from .pipeline import video_runner
     from .writers import parse_formats
 
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -107,12 +111,13 @@ def run(
              "see `avlocate models` and the README for real models")
     from rich.console import Console
 
+    runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration)
     results = []
     status_console = Console(stderr=True)
     show = sys.stderr.isatty() and not quiet
     for i, video in enumerate(videos, start=1):
         with status_console.status(f"[{i}/{len(videos)}] {video}", spinner="dots") if show else _nothing():
-            results.append(locate(video, model=model, device=device, threshold=threshold, keep_scores=scores))
+            results.append(runner(video))
         for key, value in results[-1].warnings.items():
             if not quiet:
                 _err(f"warning: {video}: {key}: {value}")

@@ -6,10 +6,11 @@ This is the library entry point the CLI wraps (``avlocate.locate``). Bad input r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import InputNotFoundError
+from .errors import InputNotFoundError, UsageError
 from .models import DEFAULT_MODEL, load_model
 from .results import Result
 
@@ -63,3 +64,29 @@ def locate(
         timing={"decode+features": t1 - t0, "head+decode": t2 - t1, "total": time.perf_counter() - started},
         extra=extras,
     )
+
+
+def video_runner(
+    model: str | None = None,
+    device: str = "auto",
+    threshold: float | None = None,
+    keep_scores: bool = False,
+    labels: str | None = None,
+    vocab: str | None = None,
+    per_modality: bool = False,
+    min_duration: float | None = None,
+) -> Callable[[str | Path], Result]:
+    """One function per run that turns a video into a Result, with everything loaded once.
+
+    ``--model zeroshot`` builds its encoders and label prompts once here; every other model is
+    a card + weights loaded (and cached) by :func:`locate`.
+    """
+    if model == "zeroshot":
+        from .zeroshot import ZeroShotModel
+
+        zs = ZeroShotModel(labels, vocab, device=device)
+        return lambda video: zs.locate(video, per_modality=per_modality, keep_scores=keep_scores,
+                                       threshold=threshold, min_duration=min_duration)
+    if labels or vocab or per_modality or min_duration is not None:
+        raise UsageError("--labels, --vocab, --per-modality and --min-duration need --model zeroshot")
+    return lambda video: locate(video, model=model, device=device, threshold=threshold, keep_scores=keep_scores)

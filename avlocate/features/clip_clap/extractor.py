@@ -158,7 +158,7 @@ class ClipClapExtractor(Extractor):
         span = duration + c.end_tolerance_seconds - c.window_seconds
         return 0 if span < -1e-9 else int(math.floor(span / c.hop_seconds + 1e-9)) + 1
 
-    def media_request(self):  # noqa: ANN201
+    def media_request(self, info=None):  # noqa: ANN001, ANN201
         from ...media import AudioSpec, VideoSpec
 
         return VideoSpec(fps=self.frame_fps, shorter_side=self.config.decode_shorter_side), AudioSpec(48_000)
