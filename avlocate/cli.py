@@ -95,6 +95,10 @@ def run(
     vocab: Optional[str] = typer.Option(None, "--vocab", help="zeroshot: unav100, ave, or a file with one name per line."),
     min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (s)."),
     per_modality: bool = typer.Option(False, "--per-modality", help="zeroshot: also report audio-only / visual-only events."),
+    features_dir: Optional[Path] = typer.Option(None, "--features", help="Reuse features written by `avlocate extract` (<DIR>/<stem>.json) instead of decoding."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights (.safetensors) to use instead of the model card's."),
+    extractor: Optional[str] = typer.Option(None, "--extractor", help="Run another registered extractor than the card names."),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="Look for weights and model cards here first."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
 ) -> None:
     """Find the events of one or more videos."""
@@ -111,7 +115,12 @@ def run(
              "see `avlocate models` and the README for real models")
     from rich.console import Console
 
-    runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration)
+    if weights_dir is not None:
+        import os
+
+        os.environ["AVLOCATE_WEIGHTS"] = str(weights_dir)  # searched first (avlocate.weights.store)
+    runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
+                          features_dir, checkpoint, extractor)
     results = []
     status_console = Console(stderr=True)
     show = sys.stderr.isatty() and not quiet
@@ -235,6 +244,9 @@ def _register_training_commands() -> None:
 
     app.command("train-segment")(train_segment_command)
     app.command("evaluate-segment")(evaluate_segment_command)
+    from .cli_extract import extract_command
+
+    app.command("extract")(extract_command)
 
 
 _register_training_commands()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -135,9 +136,37 @@ def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
         raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives ({detail})")
 
 
+def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
+               extractor_name: str | None = None) -> LoadedModel:
+    """The model ``name`` (card name or card path), optionally with the weights of ``checkpoint``
+    (a safetensors file, e.g. from `avlocate train`) and another registered extractor.
+
+    Loaded models are cached per (arguments, weights search path), so a batch loads once and a
+    changed ``$AVLOCATE_WEIGHTS`` never serves a stale model.
+    """
+    from .weights.store import search_path
+
+    return _load_model(name, device, checkpoint, extractor_name, tuple(str(p) for p in search_path()))
+
+
+load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-defined]
+
+
 @lru_cache(maxsize=8)
-def load_model(name: str | None = None, device: str = "auto") -> LoadedModel:
+def _load_model(name: str | None, device: str, checkpoint: str | None, extractor_name: str | None,
+                _search_path: tuple[str, ...]) -> LoadedModel:
     card = load_card(name or DEFAULT_MODEL)
+    if checkpoint is not None:
+        path = Path(checkpoint).resolve()
+        if path.suffix != ".safetensors":
+            raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
+                               "checkpoint once with `avlocate weights import`")
+        if not path.is_file():
+            raise WeightsError(f"{checkpoint}: no such checkpoint file")
+        # An absolute file name wins in the weights search path; the card's pin is for its own file.
+        card = dataclasses.replace(card, weights_file=str(path), sha256=None)
+    if extractor_name is not None and extractor_name != card.extractor:
+        card = dataclasses.replace(card, extractor=extractor_name, extractor_config={})
     dev = resolve_device(device)
     extractor = _build(EXTRACTORS.get(card.extractor), card.extractor_config, f"extractor {card.extractor!r}")
     _check_protocol(card, extractor)

@@ -30,17 +30,33 @@ def locate(
     device: str = "auto",
     threshold: float | None = None,
     keep_scores: bool = False,
+    features_dir: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    extractor: str | None = None,
 ) -> Result:
-    """Find the audio-visual events of one video file."""
+    """Find the audio-visual events of one video file.
+
+    ``features_dir``: reuse features written by ``avlocate extract`` when they are there;
+    ``checkpoint``: a safetensors file to use instead of the card's weights; ``extractor``: run
+    another registered extractor than the card names (its protocol must still match the card).
+    """
     from .media import open_clip, probe
 
     started = time.perf_counter()
     path = check_input(video)
-    loaded = load_model(model or DEFAULT_MODEL, device)
+    loaded = load_model(model or DEFAULT_MODEL, device, None if checkpoint is None else str(checkpoint), extractor)
     t0 = time.perf_counter()
-    vspec, aspec = loaded.extractor.media_request(probe(path))
-    clip = open_clip(path, vspec, aspec)
-    features = loaded.extractor.extract(clip)  # decoding streams inside extraction
+    features = None
+    if features_dir is not None:
+        from .extract import features_from_dir
+
+        features = features_from_dir(features_dir, path, loaded)
+    duration = features.timeline.duration if features is not None else None
+    if features is None:  # nothing stored for this video (or no --features): decode
+        vspec, aspec = loaded.extractor.media_request(probe(path))
+        clip = open_clip(path, vspec, aspec)
+        features = loaded.extractor.extract(clip)  # decoding streams inside extraction
+        duration = clip.duration
     t1 = time.perf_counter()
     events, extra = loaded.predict(features, threshold=threshold)
     t2 = time.perf_counter()
@@ -53,7 +69,7 @@ def locate(
         }
     return Result(
         video=str(video),
-        duration=clip.duration,
+        duration=duration,
         events=events,
         model=loaded.card.name,
         weights=loaded.weights_id,
@@ -75,6 +91,9 @@ def video_runner(
     vocab: str | None = None,
     per_modality: bool = False,
     min_duration: float | None = None,
+    features_dir: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    extractor: str | None = None,
 ) -> Callable[[str | Path], Result]:
     """One function per run that turns a video into a Result, with everything loaded once.
 
@@ -89,4 +108,5 @@ def video_runner(
                                        threshold=threshold, min_duration=min_duration)
     if labels or vocab or per_modality or min_duration is not None:
         raise UsageError("--labels, --vocab, --per-modality and --min-duration need --model zeroshot")
-    return lambda video: locate(video, model=model, device=device, threshold=threshold, keep_scores=keep_scores)
+    return lambda video: locate(video, model=model, device=device, threshold=threshold, keep_scores=keep_scores,
+                                features_dir=features_dir, checkpoint=checkpoint, extractor=extractor)

@@ -82,3 +82,39 @@ def test_weights_import_of_extractor_checkpoints(cli, tmp_path):
     # a checkpoint of the wrong network is refused in one line
     r = cli("weights", "import", tmp_path / "vggish_public.pth", "--from", "i3d-rgb", "--out", tmp_path / "w")
     assert r.code == 5 and r.err.count("\n") == 1
+
+
+def test_run_esgnet_on_i3d_vggish_with_a_checkpoint(cli, video, weights_dir, tmp_path, monkeypatch):
+    """`avlocate run clip.mp4 --model esgnet --extractor i3d-vggish --checkpoint X`, random weights."""
+    import json
+
+    from avlocate.heads.dense.config import EsgnetConfig
+    from avlocate.heads.dense.esgnet import EsgnetHead
+    from avlocate.weights.card import ModelCard
+    from avlocate.weights.store import save_weights
+
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(weights_dir))  # restored after the test (--weights-dir sets it)
+    cards = tmp_path / "cards"
+    cfg = EsgnetConfig(num_classes=4, max_seq_len=32, embed_dim=32, num_heads=2, head_dim=32)
+    torch.manual_seed(0)
+    card = ModelCard(name="esgnet", head="esgnet", extractor="i3d-vggish", classes=[f"c{i}" for i in range(4)],
+                     weights_file="esgnet.safetensors", head_config=cfg.to_dict(),
+                     extractor_config={"raft_iterations": 2}, decode={"kind": "dense", "max_seg_num": 10},
+                     feature_protocol={"fps": 25.0, "window": 24, "stride": 8, "visual_dim": 2048, "audio_dim": 128})
+    save_weights(EsgnetHead(cfg).state_dict(), card, cards)
+    torch.manual_seed(1)
+    ckpt = tmp_path / "trained.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in EsgnetHead(cfg).state_dict().items()}, str(ckpt))
+    for f in weights_dir.iterdir():  # --weights-dir holds the extractor weights too
+        (cards / f.name).symlink_to(f)
+    r = cli("run", video, "--model", "esgnet", "--extractor", "i3d-vggish", "--checkpoint", ckpt,
+            "--weights-dir", cards, "-f", "json", "-q")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["extractor"] == "i3d-vggish" and out["weights"].startswith("trained.safetensors@")
+    assert 0 < len(out["events"]) <= 10
+    assert all(0 <= e["start"] <= e["end"] <= out["duration"] + 1e-3 for e in out["events"])
+    r = cli("run", video, "--model", "esgnet", "--checkpoint", tmp_path / "nope.pth", "--weights-dir", cards, "-q")
+    assert r.code == 5 and "weights import" in r.err
