@@ -3,19 +3,30 @@
 Each line is written as soon as its video is done, then flushed and fsynced, so a crash loses at
 most the video in flight. A failed video becomes a line with an ``"error"`` field and the batch
 goes on. On a re-run the videos already in the output are skipped (``overwrite`` redoes them);
-a torn last line (from a kill mid-write) is cut off before appending.
+a torn last line (from a kill mid-write) is cut off before appending. The output file is locked
+while a batch writes it (a second batch on it refuses), and a failed write (full disk) leaves no
+partial line: see :mod:`avlocate.hardening.jsonl`. With a per-video ``timeout`` the videos run in
+supervised worker processes (:mod:`avlocate.hardening.supervisor`), so neither a hang nor a
+crash inside a decoder stops the batch.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AvlocateError, InputNotFoundError, OutputError
+from .errors import EXIT_INTERNAL, AvlocateError, InputNotFoundError, TimeoutError_, UsageError
+from .hardening.jsonl import ResultsFile
+from .hardening.supervisor import JobFailure, Supervisor, WorkerStartupError
+from .hardening.worker import resolve
 from .results import Result
+
+
+class BatchWorkerError(AvlocateError):
+    """Worker processes could not be started (an environment problem, not a bad video)."""
+
+    exit_code = EXIT_INTERNAL
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".3gp", ".ogv"}
@@ -48,27 +59,8 @@ def _read_done(out: Path) -> set[str]:
     """Videos already in ``out``; a torn (unterminated or invalid) last line is removed."""
     if not out.exists():
         return set()
-    data = out.read_bytes()
-    done: set[str] = set()
-    good_end = 0
-    pos = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break  # last line has no newline: torn
-        line = data[pos:nl]
-        try:
-            done.add(json.loads(line)["video"])
-        except (ValueError, KeyError, TypeError):
-            break  # an invalid line can only be the torn end of a killed run
-        good_end = nl + 1
-        pos = nl + 1
-    if good_end < len(data):
-        with open(out, "r+b") as f:
-            f.truncate(good_end)
-            f.flush()
-            os.fsync(f.fileno())
-    return done
+    with ResultsFile(out) as results:
+        return set(results.done)
 
 
 @dataclass
@@ -88,13 +80,30 @@ def _run_one(video: str, options: dict) -> dict:
         return Result.failure(video, str(exc), exc.exit_code).to_dict()
     except Exception as exc:  # noqa: BLE001 — a batch records every failure and goes on
         msg = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return Result.failure(video, msg, 70).to_dict()
+        return Result.failure(video, msg, EXIT_INTERNAL).to_dict()
 
 
-def _worker_init() -> None:
-    import torch
+def _warm_up(options: dict) -> None:
+    """Load the model once in a fresh worker, so that --timeout never counts the loading."""
+    from .models import load_model
 
-    torch.set_num_threads(1)  # several workers share the cores
+    load_model(options.get("model"), options.get("device", "auto"))
+
+
+def _failure_record(failure: JobFailure, timeout: float | None) -> dict:
+    if failure.kind == "timeout":
+        return Result.failure(
+            failure.video,
+            f"{failure.video}: {failure.detail} (--timeout {timeout:g}); stopped and skipped, "
+            "raise --timeout if the video is just long",
+            TimeoutError_.exit_code,
+        ).to_dict()
+    return Result.failure(
+        failure.video,
+        f"{failure.video}: the worker process died while processing it ({failure.detail}); "
+        "the file may crash the decoder, check that it plays in a media player",
+        EXIT_INTERNAL,
+    ).to_dict()
 
 
 def run_batch(
@@ -104,40 +113,45 @@ def run_batch(
     workers: int = 1,
     overwrite: bool = False,
     on_done: Callable[[dict], None] | None = None,
+    timeout: float | None = None,
+    target: str = "avlocate.batch:_run_one",
+    env: dict[str, str] | None = None,
 ) -> BatchSummary:
+    """Process every video of ``folder`` into ``out`` (see the module docstring).
+
+    With ``timeout`` (seconds per video) or several ``workers``, videos run in supervised worker
+    processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
+    line (exit code 9 / 70) and the batch goes on. Otherwise they run in this process, which is
+    the fastest for short batches. ``target`` ("module:function", called as
+    ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
+    """
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout {timeout:g} must be positive (seconds per video)")
     videos = find_videos(folder)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if overwrite and out.exists():
-            out.unlink()
-        done = _read_done(out)
-        handle = open(out, "a", encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write results ({exc.strerror or exc}); choose a writable --out") from None
-    todo = [str(v) for v in videos if str(v) not in done]
-    summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
-
-    def results() -> Iterator[dict]:
-        if workers <= 1 or len(todo) <= 1:
-            for v in todo:
-                yield _run_one(v, options)
+    with ResultsFile(out, overwrite=overwrite) as results:
+        todo = [str(v) for v in videos if str(v) not in results.done]
+        summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
+        if timeout is None and workers <= 1:
+            function = resolve(target)
+            records: Iterator[dict] = (function(v, options) for v in todo)
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-                yield from pool.map(_run_one, todo, [options] * len(todo))
-
-    with handle:
-        for record in results():
-            line = json.dumps(record, ensure_ascii=False) + "\n"
-            try:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-            except OSError as exc:
-                raise OutputError(f"{out}: writing failed ({exc.strerror or exc}); results so far are kept") from None
-            if "error" in record:
-                summary.failed += 1
-            else:
-                summary.succeeded += 1
-            if on_done is not None:
-                on_done(record)
+            supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=timeout,
+                                    warmup="avlocate.batch:_warm_up" if target == "avlocate.batch:_run_one" else None,
+                                    env=env)
+            records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
+        try:
+            for record in records:
+                results.append(record)
+                if "error" in record:
+                    summary.failed += 1
+                else:
+                    summary.succeeded += 1
+                if on_done is not None:
+                    on_done(record)
+        except WorkerStartupError as exc:
+            raise BatchWorkerError(str(exc)) from None
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # stops the worker processes, also on an error or Ctrl-C
     return summary

@@ -20,6 +20,7 @@ from .features.base import Extractor, Features
 from .registry import EXTRACTORS, HEADS
 from .results import Event
 from .weights.card import ModelCard
+from .weights.checks import check_card_fits_head, describe_state_mismatch
 from .weights.store import load_card, load_state_dict
 
 DEFAULT_MODEL = "lite-demo"
@@ -33,7 +34,11 @@ def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
     unknown = sorted(set(config) - fields)
     if unknown:
         raise WeightsError(f"{what} config has unknown fields {unknown}; the card does not fit this version")
-    return cls(config_cls(**config))
+    try:
+        return cls(config_cls(**config))
+    except (TypeError, ValueError) as exc:  # a value of the wrong type or range in the card
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{what} config in the model card is not valid ({first})") from None
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -172,10 +177,10 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
     _check_protocol(card, extractor)
     head = _build(HEADS.get(card.head), card.head_config, f"head {card.head!r}")
     state, weights_id = load_state_dict(card)
-    try:
-        head.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise WeightsError(f"weights {weights_id} do not fit head {card.head!r} ({first})") from None
+    mismatch = describe_state_mismatch(head, state)
+    if mismatch is not None:
+        raise WeightsError(f"weights {weights_id} do not fit head {card.head!r}: {mismatch}")
+    head.load_state_dict(state, strict=True)
+    check_card_fits_head(card, head)
     head.eval().to(dev)
     return LoadedModel(card, head, extractor, weights_id, dev)

@@ -56,13 +56,25 @@ def _cue_text(event) -> str:  # noqa: ANN001
     return f"{event.label}{tag} ({event.score:.2f})"
 
 
+def _dumps(payload: object, indent: int | None = None) -> str:
+    """JSON as readable UTF-8; a file name that is not valid UTF-8 (kept by Python as lone
+    surrogates) cannot be encoded, so such output falls back to ASCII escapes, which are valid
+    JSON and read back to the same name."""
+    text = json.dumps(payload, indent=indent, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(payload, indent=indent, ensure_ascii=True)
+    return text
+
+
 def to_json(results: list[Result]) -> str:
     payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return _dumps(payload, indent=2) + "\n"
 
 
 def to_jsonl(results: list[Result]) -> str:
-    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
+    return "".join(_dumps(r.to_dict()) + "\n" for r in results)
 
 
 def to_srt(result: Result) -> str:

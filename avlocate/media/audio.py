@@ -14,9 +14,11 @@
 """
 from __future__ import annotations
 
+from collections import deque
 from fractions import Fraction
 
 import av
+import av.error
 import numpy as np
 
 
@@ -48,7 +50,7 @@ class AudioAssembler:
         self.taken = 0  # samples handed out by take()
         self._skip = 0  # samples still to drop (stream starting before the origin)
         self._started = False
-        self._pieces: list[np.ndarray] = []
+        self._pieces: deque[np.ndarray | int] = deque()  # arrays of samples, or counts of zeros
 
     @property
     def end_seconds(self) -> float:
@@ -62,32 +64,75 @@ class AudioAssembler:
             if frame.pts is not None and frame.time_base is not None:
                 offset = round((Fraction(frame.pts) * frame.time_base - self.origin) * self.sample_rate)
                 if offset > 0:
-                    self._queue(np.zeros(offset, dtype=np.float32))
+                    self._queue_zeros(offset)
                 else:
                     self._skip = -offset
         if frame is None and not self._started:
             return
-        for out in self.resampler.resample(frame):
+        for out in self._resample(frame):
             self._queue(out.to_ndarray().reshape(-1))
+
+    def _resample(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        try:
+            return self.resampler.resample(frame)
+        except ValueError:
+            # PyAV's resampler is fixed to the first frame's rate/layout/format. Streams that
+            # change them mid-way (concatenated TS/ADTS segments, damaged headers) would raise
+            # "Frame does not match AudioResampler setup": flush it and continue with a new one.
+            if frame is None:
+                raise
+            try:
+                flushed = list(self.resampler.resample(None))
+            except (ValueError, av.error.FFmpegError):
+                flushed = []
+            self.resampler = _resampler(self.sample_rate)
+            return flushed + list(self.resampler.resample(frame))
 
     def pad_to(self, total: int) -> None:
         """Queue zeros so that ``total`` samples are placed (used for silence and end padding)."""
         if total > self.placed:
-            self._queue(np.zeros(total - self.placed, dtype=np.float32))
+            # A skip still pending (the stream began before the origin but ended before reaching
+            # it) applies to decoded samples only: it must not eat the padding (found by fuzzing).
+            self._skip = 0
+            self._queue_zeros(total - self.placed)
 
-    def take(self) -> tuple[np.ndarray, int]:
-        """Everything queued since the last take, as one array, with the index of its first sample."""
+    def take(self, limit: int | None = None) -> tuple[np.ndarray, int]:
+        """What is queued since the last take (at most ``limit`` samples), as one array, with the
+        index of its first sample."""
         first = self.taken
-        if not self._pieces:
+        want = self.queued if limit is None else min(limit, self.queued)
+        out: list[np.ndarray] = []
+        got = 0
+        while got < want:
+            piece = self._pieces[0]
+            size = piece if isinstance(piece, int) else piece.shape[0]
+            n = min(size, want - got)
+            out.append(np.zeros(n, dtype=np.float32) if isinstance(piece, int) else piece[:n])
+            if n < size:
+                self._pieces[0] = size - n if isinstance(piece, int) else piece[n:]
+            else:
+                self._pieces.popleft()
+            got += n
+        self.taken += got
+        if not out:
             return np.zeros(0, dtype=np.float32), first
-        data = self._pieces[0] if len(self._pieces) == 1 else np.concatenate(self._pieces)
-        self._pieces = []
-        self.taken += data.shape[0]
-        return data, first
+        return (out[0] if len(out) == 1 else np.concatenate(out)), first
 
     @property
     def queued(self) -> int:
         return self.placed - self.taken
+
+    def _queue_zeros(self, count: int) -> None:
+        """Queue ``count`` zeros as a number, not an array: silence is made only as it is taken,
+        in bounded pieces. A damaged timestamp can ask for hours of it (5.7 GB, found by fuzzing)."""
+        if self._skip:
+            drop = min(self._skip, count)
+            count -= drop
+            self._skip -= drop
+        count = min(count, self.max_samples - self.placed)
+        if count > 0:
+            self._pieces.append(count)
+            self.placed += count
 
     def _queue(self, samples: np.ndarray) -> None:
         if self._skip:

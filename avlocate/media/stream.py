@@ -56,6 +56,7 @@ class _Chunker:
         self.fill = 0
         self.buf: np.ndarray | None = None
         self.chunks_out = 0
+        self.audio_limit: int | None = None  # most audio samples per chunk (memory stays bounded)
 
     def add(self, image: np.ndarray, count: int) -> Iterator[ClipChunk]:
         for _ in range(count):
@@ -83,7 +84,7 @@ class _Chunker:
                 # No audio stream: keep silence in step with the frames handed out.
                 end = min(self.clip.duration, (self.first + n) / float(self.rate))
                 self.asm.pad_to(sample_count(end, self.asm.sample_rate))
-            audio, first_sample = self.asm.take()
+            audio, first_sample = self.asm.take(self.audio_limit)
         chunk = ClipChunk(frames, times, self.first, torch.from_numpy(audio), first_sample)
         self.first += n
         self.fill = 0
@@ -130,6 +131,8 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     if use_audio:
         streams.append(astream)
     chunker = _Chunker(clip, fpc, asm, silence)
+    if asm is not None:
+        chunker.audio_limit = audio_flush
 
     prev: av.VideoFrame | None = None
     prev_end = Fraction(0)
@@ -180,7 +183,7 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
         elif asm is not None:
             for f in frames:
                 asm.add(f)
-            if asm.queued >= audio_flush:
+            while asm.queued >= audio_flush:
                 yield chunker.flush()
 
     if stop_error is not None:
@@ -214,6 +217,10 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     end = max(ends.values()) if ends else declared
     truncated = bool(ends) and (stop_error is not None or end < declared - TRUNCATION_TOLERANCE_S)
     final = min(declared, end) if truncated else declared
+    if truncated and use_video:
+        # Frames already handed out must stay inside the clip: the last decoded frame can fill a
+        # grid slot that starts before `end` but ends after it (found by fuzzing a cut mkv).
+        final = min(declared, max(final, float(Fraction(selector.next_index) / rate)))
     for kind, e in ends.items():
         if truncated:
             clip.warnings[kind] = f"truncated at {final:.2f} s (file says {declared:.2f} s)"
@@ -239,6 +246,11 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
         total_samples = max(sample_count(final, asm.sample_rate), asm.placed)
         asm.pad_to(total_samples)
     if chunker.fill or (asm is not None and asm.queued) or chunker.chunks_out == 0:
+        yield chunker.flush()
+    while asm is not None and asm.queued:
+        # Audio beyond one chunk's limit — e.g. the silence completing a damaged 2-s file whose
+        # timestamps claim 14 hours (3 GB at once, found by fuzzing) — goes out in further chunks
+        # with audio and no frames, which every consumer already handles.
         yield chunker.flush()
 
 

@@ -7,11 +7,32 @@ does not match the extractor it names.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import WeightsError
+
+
+_OBJECT_FIELDS = ("head_config", "extractor_config", "feature_protocol", "decode", "provenance")
+
+
+def _check_field_types(path: Path, data: dict[str, Any]) -> None:
+    """Wrong JSON types would otherwise surface later as internal errors (found by fuzzing cards)."""
+    for key in ("name", "head", "extractor"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise WeightsError(f"model card {path}: {key!r} must be a non-empty string")
+    for key in _OBJECT_FIELDS:
+        if key in data and not isinstance(data[key], dict):
+            raise WeightsError(f"model card {path}: {key!r} must be a JSON object, not {type(data[key]).__name__}")
+    sha = data.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise WeightsError(f"model card {path}: 'sha256' must be 64 lower-case hex digits or null")
+    if data.get("description") is None:
+        data["description"] = ""
+    elif not isinstance(data["description"], str):
+        raise WeightsError(f"model card {path}: 'description' must be a string")
 
 
 @dataclass
@@ -45,8 +66,16 @@ class ModelCard:
             raise WeightsError(f"model card {path}: 'classes' must be a non-empty list of names")
         if len(set(classes)) != len(classes):
             raise WeightsError(f"model card {path}: 'classes' has duplicates")
+        weights_file = data["weights_file"]
+        if not isinstance(weights_file, str) or weights_file in ("", ".", "..") or Path(weights_file).name != weights_file:
+            # A card from elsewhere must not point the loader at arbitrary files (../../, /dev/...).
+            raise WeightsError(f"model card {path}: 'weights_file' must be a plain file name, not {weights_file!r}")
+        _check_field_types(path, data)
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        card = cls(**{k: v for k, v in data.items() if k in known})
+        # Not a field (never saved): lets `--model path/to/card.json` find weights next to the card.
+        card.source_dir = Path(path).resolve().parent
+        return card
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

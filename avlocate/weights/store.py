@@ -80,6 +80,7 @@ def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple
     from safetensors.torch import load_file
 
     path = find_file(card.weights_file)
+    card_dir_hint = card_dir_hint or getattr(card, "source_dir", None)
     if path is None and card_dir_hint is not None and (card_dir_hint / card.weights_file).is_file():
         path = card_dir_hint / card.weights_file
     if path is None:

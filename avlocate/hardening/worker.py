@@ -1,0 +1,76 @@
+"""A batch worker process: reads jobs on stdin, writes one JSON message per line on a private fd.
+
+Started by :mod:`avlocate.hardening.supervisor` as ``python -m avlocate.hardening.worker FD PPID``.
+Protocol (one JSON object per line):
+
+* stdin, first line: ``{"target": "module:function", "warmup": "module:function" | null,
+  "options": {...}, "threads": int | null}``; then one ``{"video": path}`` per job.
+* FD: ``{"ready": true}`` once imports and warm-up are done (so a time limit never counts the
+  start-up), then ``{"result": record}`` per job, in order.
+
+Stdout is redirected to stderr: a library that prints must not corrupt the protocol. The worker
+ignores Ctrl-C (the supervisor decides when it ends) and dies with its parent, so a SIGKILLed
+``avlocate batch`` leaves no hung decoder behind.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def resolve(spec: str) -> Callable[..., Any]:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: ask the kernel to SIGKILL us when the supervisor dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def main(argv: list[str]) -> int:
+    fd, parent = int(argv[0]), int(argv[1])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+    channel = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    config = json.loads(sys.stdin.readline() or "{}")
+    if config.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(config["threads"]))  # several workers share the cores
+    target = resolve(config["target"])
+    options = config.get("options") or {}
+    if config.get("warmup"):
+        try:
+            resolve(config["warmup"])(options)
+        except Exception:  # noqa: BLE001 - the first job reports the same problem as its error line
+            pass
+    channel.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        record = target(job["video"], options)
+        channel.write(json.dumps({"result": record}) + "\n")  # ASCII escapes: names that are not UTF-8 survive
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

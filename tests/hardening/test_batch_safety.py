@@ -1,0 +1,291 @@
+"""Crash safety of `avlocate batch`: SIGKILL + resume, one writer per output, full disk, time limit."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from avlocate.batch import run_batch
+from avlocate.errors import EXIT_INTERNAL, OutputError, TimeoutError_
+from avlocate.hardening.jsonl import ResultsFile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
+from corpus import make_video  # noqa: E402
+
+from harness import MODEL, REPO, avlocate_cmd, subprocess_env  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def four_videos(tmp_path_factory) -> Path:
+    """Four small videos, long enough (4 s) that a batch over them takes a few seconds."""
+    d = tmp_path_factory.mktemp("four") / "videos"
+    d.mkdir()
+    for i in range(4):
+        make_video(d / f"v{i}.mp4", seconds=4.0, fps=10, sample_rate=16000, channels=1)
+    return d
+
+
+def _valid_lines(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]  # raises on any invalid line
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _kill_after_first_line(args: list[str], out: Path) -> tuple[int, list[int]]:
+    """Start a batch, SIGKILL it as soon as its first line is on disk; (lines then, its children)."""
+    proc = subprocess.Popen(args, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 1:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, f"batch ended before it could be killed: {proc.stderr.read().decode()}"
+    children = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    return out.read_bytes().count(b"\n"), children
+
+
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "worker-process"])
+def test_sigkill_then_resume_gives_every_video_exactly_once(four_videos, model_dir, tmp_path, isolated):
+    out = tmp_path / "results.jsonl"
+    args = avlocate_cmd("batch", four_videos, "--out", out, "--model", MODEL, "-q")
+    if isolated:
+        args += ["--timeout", "60"]
+    written, children = _kill_after_first_line(args, out)
+    assert 1 <= written < 4, "the kill did not land part-way"
+    if isolated:
+        assert children, "the batch should have had a worker process"
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(c) for c in children), "worker outlived its SIGKILLed batch"
+    # A kill in the middle of a write leaves a torn line: simulate one on top of the real kill.
+    first = out.read_text(encoding="utf-8").splitlines()[0]
+    with open(out, "a", encoding="utf-8") as f:
+        f.write(first[: len(first) // 2])
+    done = subprocess.run(args, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    records = _valid_lines(out)
+    videos = [r["video"] for r in records]
+    assert sorted(videos) == sorted(str(p) for p in four_videos.glob("*.mp4"))
+    assert all("error" not in r for r in records)
+
+
+def test_second_batch_on_the_same_output_refuses(four_videos, model_dir, tmp_path, cli):
+    out = tmp_path / "results.jsonl"
+    args = avlocate_cmd("batch", four_videos, "--out", out, "--model", MODEL, "-q")
+    first = subprocess.Popen(args, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.exists() and out.read_bytes().count(b"\n") >= 1) and time.monotonic() < deadline:
+            assert first.poll() is None, first.stderr.read().decode()
+            time.sleep(0.005)
+        second = cli("batch", four_videos, "--out", out, "--model", MODEL, "-q")
+        assert first.poll() is None, "the first batch finished too early to test the lock"
+        assert second.code == OutputError.exit_code
+        assert second.err.count("\n") == 1 and "another `avlocate batch` is writing this file" in second.err
+    finally:
+        first.wait(timeout=180)
+    assert first.returncode == 0, first.stderr.read().decode()
+    records = _valid_lines(out)
+    assert len(records) == 4 == len({r["video"] for r in records})
+    # Once the first batch is done the lock is gone: a re-run works and has nothing left to do.
+    again = cli("batch", four_videos, "--out", out, "--model", MODEL, "-q")
+    assert again.code == 0 and _valid_lines(out) == records
+
+
+def test_lock_is_per_file_and_released_on_close(tmp_path):
+    out = tmp_path / "r.jsonl"
+    with ResultsFile(out):
+        with pytest.raises(OutputError, match="another `avlocate batch`"):
+            ResultsFile(out)
+        ResultsFile(tmp_path / "other.jsonl").close()  # another output is not blocked
+    ResultsFile(out).close()
+
+
+def _limit_file_size(limit: int):  # noqa: ANN202
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_full_disk_gives_one_line_error_and_no_partial_line(four_videos, model_dir, tmp_path):
+    """RLIMIT_FSIZE stands in for a full disk: the line that crosses 1000 bytes fails part-way."""
+    out = tmp_path / "results.jsonl"
+    args = avlocate_cmd("batch", four_videos, "--out", out, "--model", MODEL)
+    done = subprocess.run(args, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=180,
+                          preexec_fn=_limit_file_size(1000))
+    assert done.returncode == OutputError.exit_code, done.stderr
+    assert done.stderr.count("\n") == 1 and "writing results failed" in done.stderr, done.stderr
+    records = _valid_lines(out)  # no torn line: the partial write was cut back
+    assert 1 <= len(records) < 4 and out.stat().st_size <= 1000
+    # Room again: resuming completes the batch without redoing the first video.
+    done = subprocess.run(args + ["-q"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    final = _valid_lines(out)
+    assert final[: len(records)] == records and len(final) == 4 == len({r["video"] for r in final})
+
+
+def test_enospc_midway_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    out = tmp_path / "r.jsonl"
+    results = ResultsFile(out)
+    results.append({"video": "a.mp4", "events": []})
+    before = out.read_bytes()
+    real_write = os.write
+    calls = []
+
+    def failing_write(fd, data):  # noqa: ANN001, ANN202
+        if fd != results.fd:
+            return real_write(fd, data)
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))  # a short write, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(OutputError, match="No space left on device") as info:
+        results.append({"video": "b.mp4", "events": [{"label": "x" * 200}]})
+    monkeypatch.undo()
+    assert len(calls) == 2 and "\n" not in str(info.value)
+    assert out.read_bytes() == before
+    results.close()
+
+
+@pytest.mark.parametrize("kind", ["directory", "below-a-file"])
+def test_unwritable_output_is_a_one_line_error(cli, four_videos, tmp_path, kind):
+    if kind == "directory":
+        out = tmp_path / "out.jsonl"
+        out.mkdir()
+    else:
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "out.jsonl"
+    r = cli("batch", four_videos, "--out", out)
+    assert r.code == OutputError.exit_code and r.err.count("\n") == 1 and str(out) in r.err
+
+
+def test_invalid_line_in_the_middle_is_refused_not_dropped(tmp_path):
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"video": "a"}\nnot json\n{"video": "c"}\n')
+    with pytest.raises(OutputError, match="line 2"):
+        ResultsFile(out)
+    assert out.read_text() == '{"video": "a"}\nnot json\n{"video": "c"}\n'
+
+
+TARGETS = '''
+import os, signal, time
+
+def run(video, options):
+    name = os.path.basename(video)
+    if "hang" in name:
+        time.sleep(3600)
+    if "segv" in name:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return {"video": video, "duration": 1.0, "events": [], "pid": os.getpid()}
+'''
+
+
+@pytest.fixture
+def fake_jobs(tmp_path):
+    """A job function that hangs or segfaults on request, and a folder of (empty) videos."""
+    (tmp_path / "fake_target.py").write_text(TARGETS)
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.mp4", "b_hang.mp4", "c.mp4", "d_segv.mp4", "e.mp4"):
+        (folder / name).write_bytes(b"")
+    return folder, subprocess_env(PYTHONPATH=str(tmp_path))
+
+
+def test_hang_and_crash_cost_one_line_each(fake_jobs, tmp_path):
+    folder, env = fake_jobs
+    out = tmp_path / "r.jsonl"
+    started = time.monotonic()
+    summary = run_batch(folder, out, {}, timeout=2.0, target="fake_target:run", env=env)
+    assert time.monotonic() - started < 60
+    records = {Path(r["video"]).name: r for r in _valid_lines(out)}
+    assert list(records) == ["a.mp4", "b_hang.mp4", "c.mp4", "d_segv.mp4", "e.mp4"]  # input order kept
+    assert records["b_hang.mp4"]["error_code"] == TimeoutError_.exit_code
+    assert "--timeout 2" in records["b_hang.mp4"]["error"]
+    assert records["d_segv.mp4"]["error_code"] == EXIT_INTERNAL and "SIGSEGV" in records["d_segv.mp4"]["error"]
+    assert all("error" not in records[n] for n in ("a.mp4", "c.mp4", "e.mp4"))
+    assert records["a.mp4"]["pid"] != records["c.mp4"]["pid"] != records["e.mp4"]["pid"]  # replaced after each
+    assert (summary.succeeded, summary.failed) == (3, 2)
+
+
+def test_worker_is_reused_and_several_workers_share_the_work(fake_jobs, tmp_path):
+    folder, env = fake_jobs
+    for name in ("b_hang.mp4", "d_segv.mp4"):
+        (folder / name).unlink()
+    for i in range(4):
+        (folder / f"x{i}.mp4").write_bytes(b"")
+    out = tmp_path / "one.jsonl"
+    run_batch(folder, out, {}, timeout=30.0, target="fake_target:run", env=env)
+    assert len({r["pid"] for r in _valid_lines(out)}) == 1  # one persistent worker for all 7
+    out = tmp_path / "two.jsonl"
+    run_batch(folder, out, {}, workers=2, target="fake_target:run", env=env)
+    records = _valid_lines(out)
+    assert len(records) == 7 == len({r["video"] for r in records})
+
+
+def test_timeout_must_be_positive(cli, four_videos, tmp_path):
+    r = cli("batch", four_videos, "--out", tmp_path / "r.jsonl", "--timeout", "0")
+    assert r.code == 2 and r.err.count("\n") == 1 and "--timeout" in r.err
+
+
+def test_names_that_are_not_utf8_are_written_and_resumed(tmp_path):
+    """Was: UnicodeEncodeError -> `avlocate batch` ended with exit 70 at such a file."""
+    name = str(tmp_path / os.fsdecode(b"caf\xe9.mp4"))
+    out = tmp_path / "r.jsonl"
+    with ResultsFile(out) as results:
+        results.append({"video": name, "events": []})
+        results.append({"video": "plain.mp4", "events": []})
+    with ResultsFile(out) as results:
+        assert results.done == {name, "plain.mp4"}
+    assert out.read_bytes().decode("ascii").count("\n") == 2  # valid UTF-8 (ASCII-escaped) JSON lines
+
+
+def test_ctrl_c_stops_the_batch_and_its_workers(corpus, model_dir, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "long.mkv").symlink_to(corpus["ten_hours"].path)  # keeps a worker busy
+    out = tmp_path / "r.jsonl"
+    args = avlocate_cmd("batch", folder, "--out", out, "--model", MODEL, "--timeout", "300")
+    proc = subprocess.Popen(args, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = _children(proc.pid)
+    assert children, proc.stderr.read().decode() if proc.poll() is not None else "no worker started"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    assert proc.wait(timeout=30) == 130
+    assert "Traceback" not in proc.stderr.read().decode()
+    time.sleep(0.2)
+    assert not any(_alive(c) for c in children)
+    _valid_lines(out)
