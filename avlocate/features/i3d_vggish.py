@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..errors import WeightsError
 from ..registry import EXTRACTORS
 from ..timeline import Timeline
 from .base import Extractor, Features
@@ -38,16 +37,9 @@ class I3DVGGishConfig:
 
 
 def _find_weights(kind: str) -> str:
-    from ..weights.store import find_file, search_path
+    from ..weights.manager import path_of
 
-    path = find_file(WEIGHT_FILES[kind])
-    if path is None:
-        raise WeightsError(
-            f"{WEIGHT_FILES[kind]} ({kind} weights of the i3d-vggish extractor) not found in "
-            f"{', '.join(str(d) for d in search_path())}; no download is possible offline — convert the public "
-            f"checkpoint once with `avlocate weights import FILE --from {kind}`"
-        )
-    return str(path)
+    return str(path_of(kind, needed_by="the i3d-vggish extractor"))
 
 
 class I3DVGGishExtractor(Extractor):

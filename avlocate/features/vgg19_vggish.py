@@ -96,16 +96,9 @@ def load_vgg19(weights: str | Path | Mapping[str, torch.Tensor]) -> VGG19Pool5:
 
 
 def _find_weights(kind: str) -> str:
-    from ..weights.store import find_file, search_path
+    from ..weights.manager import path_of
 
-    path = find_file(WEIGHT_FILES[kind])
-    if path is None:
-        raise WeightsError(
-            f"{WEIGHT_FILES[kind]} ({kind} weights of the vgg19-vggish extractor) not found in "
-            f"{', '.join(str(d) for d in search_path())}; no download is possible offline — convert the public "
-            f"checkpoint once with `avlocate weights import FILE --from {kind}`"
-        )
-    return str(path)
+    return str(path_of(kind, needed_by="the vgg19-vggish extractor"))
 
 
 def normalize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:

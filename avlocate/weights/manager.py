@@ -116,12 +116,18 @@ def how_to_get(e: WeightEntry) -> str:
     return e.note or "no source is known"
 
 
-def path_of(name: str) -> Path:
+def path_of(name: str, needed_by: str | None = None) -> Path:
+    """Where the installed file of manifest entry ``name`` is; otherwise a one-line error naming
+    the file, its sha256 (or "unknown"), where it was looked for, and the command that provides it."""
+    from .store import search_path
+
     e = entry(name)
     found = find_file(e.file)
     if found is None:
         sha = expected_sha256(e) or "unknown"
-        raise WeightsError(f"{e.file} ({name}, sha256 {sha}) is not installed; {how_to_get(e)}")
+        who = f" (needed by {needed_by})" if needed_by else ""
+        raise WeightsError(f"{e.file}{who}, sha256 {sha}, not found in {', '.join(str(d) for d in search_path())}; "
+                           f"no download is possible offline — {how_to_get(e)}")
     return found
 
 
