@@ -45,7 +45,6 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from ..errors import WeightsError
 from ..registry import EXTRACTORS
 from ..timeline import Timeline
 from .base import Extractor, Features
