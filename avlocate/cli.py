@@ -245,8 +245,11 @@ def _register_training_commands() -> None:
     app.command("train-segment")(train_segment_command)
     app.command("evaluate-segment")(evaluate_segment_command)
     from .cli_extract import extract_command
+    from .cli_train import evaluate_cmd, train_cmd
 
     app.command("extract")(extract_command)
+    app.command("train")(train_cmd)
+    app.command("evaluate")(evaluate_cmd)
 
 
 _register_training_commands()
