@@ -67,8 +67,10 @@ class LoadedModel:
         mask = torch.ones(1, 1, features.num_snippets, dtype=torch.bool, device=self.device)
         return {k: v[0].float().cpu() for k, v in self.head(visual, audio, mask).items()}
 
-    def predict(self, features: Features, threshold: float | None = None) -> tuple[list[Event], dict[str, Any]]:
-        """Events of one video's features, plus per-snippet scores where the head has them."""
+    def predict(self, features: Features, threshold: float | None = None,
+                keep_scores: bool = False) -> tuple[list[Event], dict[str, Any]]:
+        """Events of one video's features, plus per-snippet class scores (T, K) under "scores"
+        where the head has them (dense heads compute them only when ``keep_scores``)."""
         if features.num_snippets == 0:
             return [], {}
         kind = self.card.decode.get("kind", "snippet-scores")
@@ -76,14 +78,14 @@ class LoadedModel:
         if decoder is None:
             raise ModelError(f"model {self.card.name!r} asks for decoder {kind!r}, which this version lacks")
         with torch.inference_mode():
-            return decoder(self, features, threshold)
+            return decoder(self, features, threshold, keep_scores)
 
 
 def _decode_params(model: LoadedModel) -> dict[str, Any]:
     return {k: v for k, v in model.card.decode.items() if k != "kind"}
 
 
-def _snippet_scores(model: LoadedModel, features: Features, threshold: float | None):  # noqa: ANN202
+def _snippet_scores(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
     """Multi-label per-snippet probabilities -> runs above threshold (the lite demo)."""
     params = _decode_params(model)
     probs = torch.sigmoid(model.raw_outputs(features)["logits"])
@@ -95,7 +97,24 @@ def _snippet_scores(model: LoadedModel, features: Features, threshold: float | N
     return events, {"scores": probs}
 
 
-def _dense(model: LoadedModel, features: Features, threshold: float | None):  # noqa: ANN202
+def _dense_snippet_scores(model: LoadedModel, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    """Per-snippet class probabilities (T, K) of a dense head: sigmoid of its finest pyramid
+    level's logits. Heads with a fixed length run in the same windows as detection; where
+    windows overlap the higher probability is kept."""
+    from .heads.dense.windows import window_starts
+
+    head, length = model.head, visual.shape[-1]
+    max_len = int(head.cfg.max_seq_len)
+    if length <= max_len or not bool(getattr(head, "fixed_length", True)):
+        return torch.sigmoid(head(visual[None], audio[None]).logits[0][0, :length]).float().cpu()
+    scores = torch.zeros(length, int(head.cfg.num_classes))
+    for s in window_starts(length, max_len, 0.25):
+        part = torch.sigmoid(head(visual[None, :, s:s + max_len], audio[None, :, s:s + max_len]).logits[0][0]).float().cpu()
+        scores[s:s + max_len] = torch.maximum(scores[s:s + max_len], part[: min(max_len, length - s)])
+    return scores
+
+
+def _dense(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
     """Dense heads (UnAV, CCNet, ESG-Net): per-point classes + boundaries, Soft-NMS, seconds."""
     from .decode.dense import DenseDecodeConfig, to_events
     from .heads.dense.windows import locate_dense
@@ -104,13 +123,13 @@ def _dense(model: LoadedModel, features: Features, threshold: float | None):  # 
     score_threshold = float(params.pop("threshold", 0.0)) if threshold is None else float(threshold)
     params.pop("threshold", None)
     cfg = DenseDecodeConfig(**params)
-    dets = locate_dense(model.head, features.visual.t().to(model.device), features.audio.t().to(model.device),
-                        features.timeline, cfg)
+    visual, audio = features.visual.t().to(model.device), features.audio.t().to(model.device)
+    dets = locate_dense(model.head, visual, audio, features.timeline, cfg)
     events = [e for e in to_events(dets, model.card.classes) if e.score >= score_threshold]
-    return events, {}
+    return events, ({"scores": _dense_snippet_scores(model, visual, audio)} if keep_scores else {})
 
 
-def _segments(model: LoadedModel, features: Features, threshold: float | None):  # noqa: ANN202
+def _segments(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
     """1-second segment heads (VSCG, AVSGN): sliding 10-s windows, one label per segment, runs."""
     from .decode.segments import labels_to_events
     from .heads.segment.windows import sliding_segment_probs

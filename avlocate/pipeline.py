@@ -58,7 +58,7 @@ def locate(
         features = loaded.extractor.extract(clip)  # decoding streams inside extraction
         duration = clip.duration
     t1 = time.perf_counter()
-    events, extra = loaded.predict(features, threshold=threshold)
+    events, extra = loaded.predict(features, threshold=threshold, keep_scores=keep_scores)
     t2 = time.perf_counter()
     extras: dict[str, Any] = {}
     if keep_scores and "scores" in extra:

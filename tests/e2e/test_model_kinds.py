@@ -36,7 +36,8 @@ def test_dense_heads_on_lite_features(tmp_path, repo_root, monkeypatch, name):
     loaded = load_model(str(tmp_path / f"tiny-{name}.json"), "cpu")
     for k, v in head.state_dict().items():
         assert torch.equal(loaded.head.state_dict()[k], v), k
-    result = avlocate.locate(str(repo_root / "samples" / "demo1.mp4"), model=str(tmp_path / f"tiny-{name}.json"))
+    result = avlocate.locate(str(repo_root / "samples" / "demo1.mp4"), model=str(tmp_path / f"tiny-{name}.json"),
+                             keep_scores=True)
     assert result.model == f"tiny-{name}" and result.extractor == "lite"
     assert 0 < len(result.events) <= 20
     for ev in result.events:
@@ -44,6 +45,11 @@ def test_dense_heads_on_lite_features(tmp_path, repo_root, monkeypatch, name):
         assert 0.0 <= ev.start <= ev.end <= result.duration + 1e-6
         assert 0.0 <= ev.score <= 1.0
     assert [e.start for e in result.events] == sorted(e.start for e in result.events)
+    # per-snippet class scores (finest pyramid level) for --scores / the report's curves;
+    # demo1 gives 71 lite snippets > max_seq_len 64, so ccnet/esgnet stitch windows
+    scores = result.extra["scores"]
+    assert scores["classes"] == CLASSES and len(scores["times"]) == len(scores["values"]) == 71
+    assert all(len(row) == 4 and all(0.0 <= v <= 1.0 for v in row) for row in scores["values"])
 
 
 def test_segment_decoder_with_vscg():
