@@ -8,6 +8,7 @@ the hash it saw in ``$AVLOCATE_HOME/pins.json`` and every later ``verify`` check
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import tempfile
@@ -161,8 +162,9 @@ def pull(name: str, timeout: float = 20.0) -> Path:
     try:
         with urllib.request.urlopen(e.url, timeout=timeout) as response:  # noqa: S310 (URL from the manifest)
             data = response.read()
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+        # HTTPException covers a connection cut mid-body (IncompleteRead): nothing is written.
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         raise OfflineError(f"cannot download {e.file} from {e.url} ({reason}); download it elsewhere and run "
                            f"`avlocate weights import FILE{' --from ' + e.import_source if e.import_source else ''}`") from None
     import hashlib

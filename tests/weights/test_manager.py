@@ -94,3 +94,30 @@ def test_import_as_a_manifest_name_pins_the_file(cli, tmp_path, home):
     assert (home / "vggish.safetensors").is_file()
     r = cli("weights", "verify", "vggish")
     assert r.code == 0 and r.out.startswith("ok")
+
+
+def test_a_partial_download_never_becomes_a_cached_file(cli, tmp_path, monkeypatch, home):
+    """The server promises 100000 bytes and hangs up after 10: one-line offline error, no file."""
+    class Liar(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors",
+                                                    "url": f"http://127.0.0.1:{httpd.server_address[1]}/w"}})
+        r = cli("weights", "pull", "thing", "--timeout", "5")
+    finally:
+        httpd.shutdown()
+    assert r.code == 8 and r.err.count("\n") == 1, r.err
+    assert not (home / "thing.safetensors").exists()
+    assert not home.exists() or not any(home.iterdir())
