@@ -109,8 +109,8 @@ def _cached_items(seeds: list[int], log: Callable[[str], None], duration: float 
     return [Item(**stored[str(s)]["item"]) for s in seeds], [stored[str(s)]["gt"] for s in seeds]
 
 
-def train_dense_demo(out_dir: Path, name: str = "esgnet-demo", num_videos: int = 48, val_videos: int = 8,
-                     epochs: int = 60, seed: int = 0, log: Callable[[str], None] = print,
+def train_dense_demo(out_dir: Path, name: str = "esgnet-demo", num_videos: int = 192, val_videos: int = 24,
+                     epochs: int = 80, seed: int = 0, log: Callable[[str], None] = print,
                      duration: float | None = None, cache_dir: Path | None = None, **train_overrides: Any) -> Path:
     """Generate, extract, train a small ESG-Net, choose the threshold, save safetensors + card.
 

@@ -23,20 +23,30 @@ def _check(result, gt):
     assert not m.false_positives, f"events without ground truth: {m.false_positives}"
 
 
+MODELS = [None, "esgnet-demo"]  # the default lite demo, and the small ESG-Net (a paper architecture)
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("name", ["demo1", "demo2", "demo3"])
-def test_committed_samples(repo_root, name):
+def test_committed_samples(repo_root, name, model):
     video = repo_root / "samples" / f"{name}.mp4"
     gt = json.loads((repo_root / "samples" / f"{name}.json").read_text())
-    result = avlocate.locate(str(video))
+    result = avlocate.locate(str(video), model=model)
     assert result.duration == pytest.approx(gt["duration"], abs=0.1)
     _check(result, gt)
 
 
-def test_fresh_unseen_samples(tmp_path):
+@pytest.fixture(scope="module")
+def fresh_samples(tmp_path_factory):
     from avlocate.synth import make_samples
 
-    paths = make_samples(tmp_path, seed=517, count=4)
+    paths = make_samples(tmp_path_factory.mktemp("fresh"), seed=517, count=4)
     assert len(paths) == 4
-    for video in paths:
+    return paths
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_fresh_unseen_samples(fresh_samples, model):
+    for video in fresh_samples:
         gt = json.loads(video.with_suffix(".json").read_text())
-        _check(avlocate.locate(str(video)), gt)
+        _check(avlocate.locate(str(video), model=model), gt)
