@@ -77,7 +77,24 @@ def _pad(items: list[dict], key: str) -> torch.Tensor:
 
 def train_lite_demo(out_dir: Path, seed: int = 0, num_videos: int = 48, epochs: int = 400,
                     log: Callable[[str], None] = print, duration: float | None = None) -> Path:
-    """Generate, extract, train, save. ``duration`` fixes the video length (tests use short ones)."""
+    """Generate, extract, train, save. ``duration`` fixes the video length (tests use short ones).
+
+    Runs on one CPU thread so that the training itself is deterministic (tested). Known gap: in
+    two full runs side by side, 2 of the 48 synthetic training videos came out with visual
+    features differing by up to 2e-5 (the same video generated and decoded alone is bit-identical
+    every time; the cause, encoder or decoder, is not yet found), so a full re-run gives an
+    equivalent model, not yet a bit-identical one.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_lite_demo(out_dir, seed, num_videos, epochs, log, duration)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_lite_demo(out_dir: Path, seed: int, num_videos: int, epochs: int, log: Callable[[str], None],
+                     duration: float | None) -> Path:
     from ..synth.classes import LABELS
 
     torch.manual_seed(seed)
