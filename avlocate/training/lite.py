@@ -93,13 +93,12 @@ def train_lite_demo(out_dir: Path, seed: int = 0, num_videos: int = 48, epochs: 
         torch.set_num_threads(threads)
 
 
-def _train_lite_demo(out_dir: Path, seed: int, num_videos: int, epochs: int, log: Callable[[str], None],
-                     duration: float | None) -> Path:
+def fit_lite_head(items: list[dict], extractor: LiteExtractor, seed: int, epochs: int,
+                  log: Callable[[str], None]) -> tuple[LiteAVHead, LiteHeadConfig]:
+    """Full-batch training of the demo head on extracted items (deterministic on one thread)."""
     from ..synth.classes import LABELS
 
     torch.manual_seed(seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        items, extractor = build_dataset(num_videos, Path(tmp), log, duration)
     lengths = torch.tensor([it["visual"].shape[0] for it in items])
     visual, audio = _pad(items, "visual"), _pad(items, "audio")
     targets = {k: _pad(items, f"target_{k}") for k in ("av", "audio", "visual")}
@@ -123,7 +122,16 @@ def _train_lite_demo(out_dir: Path, seed: int, num_videos: int, epochs: int, log
         sched.step()
         if (epoch + 1) % 100 == 0:
             log(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
-    head.eval()
+    return head.eval(), cfg
+
+
+def _train_lite_demo(out_dir: Path, seed: int, num_videos: int, epochs: int, log: Callable[[str], None],
+                     duration: float | None) -> Path:
+    from ..synth.classes import LABELS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        items, extractor = build_dataset(num_videos, Path(tmp), log, duration)
+    head, cfg = fit_lite_head(items, extractor, seed, epochs, log)
 
     card = ModelCard(
         name="lite-demo",
