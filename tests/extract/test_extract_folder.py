@@ -110,14 +110,10 @@ def test_cli_command(folder, tmp_path):
 
 
 def test_locate_reuses_stored_features_without_decoding(repo_root, tmp_path, monkeypatch):
-    """Active once the lead wires `features_dir` into pipeline.locate (see features_from_dir)."""
-    import inspect
-
+    """`run --features DIR`: stored features are used and the video is not decoded again."""
     import avlocate.media
     from avlocate import pipeline
 
-    if "features_dir" not in inspect.signature(pipeline.locate).parameters:
-        pytest.skip("pipeline.locate has no features_dir yet (run --features not wired)")
     video = repo_root / "samples" / "demo1.mp4"
     fresh = pipeline.locate(video, model="lite-demo", device="cpu")
     extract_many([video], LiteExtractor(), tmp_path)
