@@ -71,6 +71,14 @@ class BatchSummary:
     failed: int
 
 
+def split_devices(device: str | None) -> list[str]:
+    """``--device cuda:0,cuda:1`` -> one device per worker, round robin; one device -> [device]."""
+    devices = [d.strip() for d in (device or "auto").split(",")]
+    if any(not d for d in devices):
+        raise UsageError(f"--device {device!r}: give devices separated by commas, e.g. cuda:0,cuda:1")
+    return devices
+
+
 def _run_one(video: str, options: dict) -> dict:
     from .pipeline import locate
 
@@ -87,7 +95,7 @@ def _warm_up(options: dict) -> None:
     """Load the model once in a fresh worker, so that --timeout never counts the loading."""
     from .models import load_model
 
-    load_model(options.get("model"), options.get("device", "auto"))
+    load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
 
 
 def _failure_record(failure: JobFailure, timeout: float | None) -> dict:
@@ -119,25 +127,28 @@ def run_batch(
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
-    With ``timeout`` (seconds per video) or several ``workers``, videos run in supervised worker
-    processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
+    With ``timeout`` (seconds per video), several ``workers`` or several devices (``options["device"]``
+    = "cuda:0,cuda:1": worker i uses device i mod n), videos run in supervised worker processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
     line (exit code 9 / 70) and the batch goes on. Otherwise they run in this process, which is
     the fastest for short batches. ``target`` ("module:function", called as
     ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
     """
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout {timeout:g} must be positive (seconds per video)")
+    devices = split_devices(options.get("device"))
+    if len(devices) > 1:  # one worker process per device at least, each loading its model there
+        workers = max(workers, len(devices))
     videos = find_videos(folder)
     with ResultsFile(out, overwrite=overwrite) as results:
         todo = [str(v) for v in videos if str(v) not in results.done]
         summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
-        if timeout is None and workers <= 1:
+        if timeout is None and workers <= 1 and len(devices) == 1:
             function = resolve(target)
             records: Iterator[dict] = (function(v, options) for v in todo)
         else:
             supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=timeout,
                                     warmup="avlocate.batch:_warm_up" if target == "avlocate.batch:_run_one" else None,
-                                    env=env)
+                                    env=env, per_worker=[{"device": d} for d in devices])
             records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
         try:
             for record in records:

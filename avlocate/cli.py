@@ -6,12 +6,14 @@ User errors print one line on stderr and exit with their code (README, "Exit cod
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from . import __version__
+from .accounting import summary_line
 from .errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, OutputError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -23,6 +25,10 @@ from .cli_weights import weights_app  # noqa: E402
 app.add_typer(weights_app, name="weights")
 
 _state = {"debug": False}
+
+
+PRECISION_HELP = ("Feature-extractor precision: fp32 (default), bf16 or fp16 (CUDA only) autocast the extractor's "
+                  "networks; RAFT flow and the heads stay fp32.")
 
 
 def _err(message: str) -> None:
@@ -99,6 +105,7 @@ def run(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights (.safetensors) to use instead of the model card's."),
     extractor: Optional[str] = typer.Option(None, "--extractor", help="Run another registered extractor than the card names."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="Look for weights and model cards here first."),
+    precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
 ) -> None:
     """Find the events of one or more videos."""
@@ -120,17 +127,22 @@ def run(
 
         os.environ["AVLOCATE_WEIGHTS"] = str(weights_dir)  # searched first (avlocate.weights.store)
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
-                          features_dir, checkpoint, extractor)
+                          features_dir, checkpoint, extractor, precision)
     results = []
     status_console = Console(stderr=True)
     show = sys.stderr.isatty() and not quiet
+    started = time.perf_counter()
     for i, video in enumerate(videos, start=1):
         with status_console.status(f"[{i}/{len(videos)}] {video}", spinner="dots") if show else _nothing():
             results.append(runner(video))
         for key, value in results[-1].warnings.items():
             if not quiet:
                 _err(f"warning: {video}: {key}: {value}")
+    wall = time.perf_counter() - started
     _write_outputs(results, formats, output_dir, embed=embed)
+    line = summary_line((r.to_dict() for r in results), wall)
+    if line and not quiet:
+        _err(line)
 
 
 @app.command()
@@ -138,36 +150,71 @@ def batch(
     folder: Path = typer.Argument(..., help="Folder of videos (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="JSONL file, one line per video (appended; resumable)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Videos processed in parallel (processes)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1,
+        help="Videos processed in parallel (processes; default 1). With --engine ray: the CPUs of the local "
+             "Ray instance (default: all)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]; several (cuda:0,cuda:1): one worker each."),
     threshold: Optional[float] = typer.Option(None, "--threshold"),
+    precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos already in --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     timeout: Optional[float] = typer.Option(
         None, "--timeout", metavar="SECONDS",
         help="Time limit per video: a video that takes longer (or crashes the decoder) becomes an error line "
              "(code 9 / 70) and the batch goes on. Videos then run in a separate worker process."),
+    engine: str = typer.Option(
+        "local", "--engine",
+        help="local (this machine) or ray (Ray Data actors; needs `pip install 'avlocate\\[ray]'`). "
+             "Without --address, ray starts a private local Ray instance."),
+    address: Optional[str] = typer.Option(
+        None, "--address", metavar="ADDR", help="Ray cluster to run on (HEAD:6379); only with --engine ray."),
 ) -> None:
     """Process every video of a folder into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .batch import find_videos, run_batch
+    from .engines import ENGINES
 
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if address is not None and engine != "ray":
+        raise UsageError("--address is the Ray cluster to run on: it needs --engine ray")
+    if engine == "ray" and timeout is not None:
+        raise UsageError("--timeout works with --engine local only (with ray, a video that crashes its "
+                         "worker becomes an error line; a hang is not stopped)")
+    if engine == "ray" and address is not None and workers is not None:
+        raise UsageError("--workers sizes the local Ray instance; with --address the cluster decides")
     options = {"model": model, "device": device, "threshold": threshold}
+    if precision is not None:
+        options["precision"] = precision
     total = len(find_videos(folder))
     show = sys.stderr.isatty() and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), disable=not show, transient=True) as progress:
         task = progress.add_task("videos", total=total)
+        finished: list[dict] = []  # this run's records, for the throughput line
+        started = time.perf_counter()
 
         def done(record: dict) -> None:
             progress.advance(task)
+            finished.append({k: record.get(k) for k in ("error", "duration", "timing", "throughput") if k in record})
             if "error" in record and not quiet:
                 _err(f"failed: {record['video']}: {record['error']}")
 
-        summary = run_batch(folder, out, options, workers=workers, overwrite=overwrite, on_done=done, timeout=timeout)
+        if engine == "ray":
+            from .engines.ray_engine import run_batch_ray
+
+            summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
+                                    on_done=done)
+        else:
+            summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
+                                timeout=timeout)
     if not quiet:
         _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}")
+        line = summary_line(finished, time.perf_counter() - started)
+        if line:
+            _err(line)
     if summary.failed:
         raise typer.Exit(EXIT_BATCH_FAILURES)
 
@@ -227,15 +274,28 @@ def samples_make(
 
 @app.command("train-demo")
 def train_demo(
-    out_dir: Path = typer.Option(Path("weights"), "--out", help="Where to write lite-demo.json + .safetensors."),
+    out_dir: Path = typer.Option(Path("weights"), "--out", help="Where to write <name>.json + .safetensors."),
+    head: str = typer.Option("lite", "--head", help="lite (lite-demo, the default model) or esgnet (esgnet-demo)."),
     seed: int = typer.Option(0, "--seed"),
-    videos: int = typer.Option(48, "--videos", min=4, help="Synthetic training videos (seeds 1000+)."),
-    epochs: int = typer.Option(400, "--epochs", min=1),
+    videos: int = typer.Option(None, "--videos", min=4,
+                               help="Synthetic training videos, seeds 1000+ (default: 256 for esgnet, 48 for lite)."),
+    epochs: int = typer.Option(None, "--epochs", min=1, help="Default: 80 for esgnet, 400 for lite."),
+    val_videos: int = typer.Option(48, "--val-videos", min=1,
+                                   help="esgnet: validation videos (seeds 3000+) the score threshold is chosen on."),
 ) -> None:
-    """Re-train the bundled demo model on freshly generated synthetic videos (reproducible)."""
-    from .training.lite import train_lite_demo
+    """Re-train a bundled demo model on freshly generated synthetic videos (same seed, same weights)."""
+    if head == "lite":
+        from .training.lite import train_lite_demo
 
-    path = train_lite_demo(out_dir, seed=seed, num_videos=videos, epochs=epochs, log=lambda m: _err(m))
+        path = train_lite_demo(out_dir, seed=seed, num_videos=videos or 48, epochs=epochs or 400,
+                               log=lambda m: _err(m))
+    elif head == "esgnet":
+        from .training.dense_demo import train_dense_demo
+
+        path = train_dense_demo(out_dir, seed=seed, num_videos=videos or 256, val_videos=val_videos,
+                                epochs=epochs or 80, log=lambda m: _err(m))
+    else:
+        raise UsageError(f"--head {head!r}: choose esgnet or lite")
     typer.echo(str(path))
 
 

@@ -7,6 +7,9 @@ extractor, and turns raw head outputs into events with the decoder the card asks
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 import torch
 
 from .decode.segments import scores_to_events
-from .errors import ModelError, WeightsError
+from .errors import ModelError, UsageError, WeightsError
 from .features.base import Extractor, Features
 from .registry import EXTRACTORS, HEADS
 from .results import Event
@@ -39,6 +42,25 @@ def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
     except (TypeError, ValueError) as exc:  # a value of the wrong type or range in the card
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{what} config in the model card is not valid ({first})") from None
+
+
+def _runtime_fields(cls: Any, config: dict[str, Any], device: torch.device, precision: str | None,
+                    what: str) -> dict[str, Any]:
+    """The card's extractor config plus the loaded model's device, and ``precision`` when given,
+    for extractors whose config dataclass has those fields (i3d-vggish, vgg19-vggish, clip-clap).
+    Extractors without them (lite, plugins) get the card's config unchanged: they run where they
+    run, and only fp32 may be asked of them."""
+    config_cls = getattr(cls, "config_class", None)
+    fields = {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
+    out = dict(config)
+    if "device" in fields:
+        out["device"] = str(device)  # the head's device wins over a device written into a card
+    if precision is not None:
+        if "precision" in fields:
+            out["precision"] = precision
+        elif precision != "fp32":
+            raise UsageError(f"{what} takes no precision option (its own config decides); use fp32")
+    return out
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -77,8 +99,30 @@ class LoadedModel:
         decoder = _DECODERS.get(kind)
         if decoder is None:
             raise ModelError(f"model {self.card.name!r} asks for decoder {kind!r}, which this version lacks")
-        with torch.inference_mode():
-            return decoder(self, features, threshold, keep_scores)
+        with torch.inference_mode(), _head_clock(self.head) as clock:
+            events, extra = decoder(self, features, threshold, keep_scores)
+        extra["head_seconds"] = clock[0]
+        return events, extra
+
+
+@contextmanager
+def _head_clock(head: torch.nn.Module) -> Iterator[list[float]]:
+    """Seconds spent in ``head``'s forward calls (all windows), the rest of predict being
+    post-processing: forward hooks, so every decoder is timed the same way."""
+    total, started = [0.0], []
+
+    def pre(module, args):  # noqa: ANN001, ANN202
+        started.append(time.perf_counter())
+
+    def post(module, args, out):  # noqa: ANN001, ANN202
+        total[0] += time.perf_counter() - started.pop()
+
+    handles = [head.register_forward_pre_hook(pre), head.register_forward_hook(post)]
+    try:
+        yield total
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def _decode_params(model: LoadedModel) -> dict[str, Any]:
@@ -161,16 +205,20 @@ def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
 
 
 def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
-               extractor_name: str | None = None) -> LoadedModel:
+               extractor_name: str | None = None, precision: str | None = None) -> LoadedModel:
     """The model ``name`` (card name or card path), optionally with the weights of ``checkpoint``
     (a safetensors file, e.g. from `avlocate train`) and another registered extractor.
+
+    The head runs on ``device``; so does the extractor when its config has a ``device`` field.
+    ``precision`` ("fp32" | "bf16" | "fp16"; None: the extractor's default, fp32) sets the
+    extractor's autocast precision where it has one; the head always runs in float32.
 
     Loaded models are cached per (arguments, weights search path), so a batch loads once and a
     changed ``$AVLOCATE_WEIGHTS`` never serves a stale model.
     """
     from .weights.store import search_path
 
-    return _load_model(name, device, checkpoint, extractor_name, tuple(str(p) for p in search_path()))
+    return _load_model(name, device, checkpoint, extractor_name, tuple(str(p) for p in search_path()), precision)
 
 
 load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-defined]
@@ -178,7 +226,7 @@ load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-
 
 @lru_cache(maxsize=8)
 def _load_model(name: str | None, device: str, checkpoint: str | None, extractor_name: str | None,
-                _search_path: tuple[str, ...]) -> LoadedModel:
+                _search_path: tuple[str, ...], precision: str | None = None) -> LoadedModel:
     card = load_card(name or DEFAULT_MODEL)
     if checkpoint is not None:
         path = Path(checkpoint).resolve()
@@ -192,7 +240,8 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
     if extractor_name is not None and extractor_name != card.extractor:
         card = dataclasses.replace(card, extractor=extractor_name, extractor_config={})
     dev = resolve_device(device)
-    extractor = _build(EXTRACTORS.get(card.extractor), card.extractor_config, f"extractor {card.extractor!r}")
+    extractor_cls, what = EXTRACTORS.get(card.extractor), f"extractor {card.extractor!r}"
+    extractor = _build(extractor_cls, _runtime_fields(extractor_cls, card.extractor_config, dev, precision, what), what)
     _check_protocol(card, extractor)
     head = _build(HEADS.get(card.head), card.head_config, f"head {card.head!r}")
     state, weights_id = load_state_dict(card)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .accounting import stage_timing, throughput_record
 from .errors import InputNotFoundError, UsageError
 from .models import DEFAULT_MODEL, load_model
 from .results import Result
@@ -33,6 +34,7 @@ def locate(
     features_dir: str | Path | None = None,
     checkpoint: str | Path | None = None,
     extractor: str | None = None,
+    precision: str | None = None,
 ) -> Result:
     """Find the audio-visual events of one video file.
 
@@ -44,9 +46,11 @@ def locate(
 
     started = time.perf_counter()
     path = check_input(video)
-    loaded = load_model(model or DEFAULT_MODEL, device, None if checkpoint is None else str(checkpoint), extractor)
+    loaded = load_model(model or DEFAULT_MODEL, device, None if checkpoint is None else str(checkpoint), extractor,
+                        precision)
     t0 = time.perf_counter()
     features = None
+    stats = None
     if features_dir is not None:
         from .extract import features_from_dir
 
@@ -55,11 +59,16 @@ def locate(
     if features is None:  # nothing stored for this video (or no --features): decode
         vspec, aspec = loaded.extractor.media_request(probe(path))
         clip = open_clip(path, vspec, aspec)
-        features = loaded.extractor.extract(clip)  # decoding streams inside extraction
+        features = loaded.extractor.extract(clip)  # decoding streams inside extraction, ahead of it
         duration = clip.duration
+        stats = clip.stats
     t1 = time.perf_counter()
     events, extra = loaded.predict(features, threshold=threshold, keep_scores=keep_scores)
     t2 = time.perf_counter()
+    head_s = float(extra.pop("head_seconds", t2 - t1))
+    timing = stage_timing(t1 - t0, head_s, t2 - t1 - head_s, stats)
+    timing["total"] = time.perf_counter() - started
+    throughput = throughput_record(stats, duration, timing["total"])
     extras: dict[str, Any] = {}
     if keep_scores and "scores" in extra:
         extras["scores"] = {
@@ -77,8 +86,8 @@ def locate(
         feature_protocol=loaded.extractor.protocol(),
         device=str(loaded.device),
         warnings=dict(features.warnings),
-        timing={"decode+features": t1 - t0, "head+decode": t2 - t1, "total": time.perf_counter() - started},
-        extra=extras,
+        timing=timing,
+        extra={**extras, "throughput": throughput},
     )
 
 
@@ -94,6 +103,7 @@ def video_runner(
     features_dir: str | Path | None = None,
     checkpoint: str | Path | None = None,
     extractor: str | None = None,
+    precision: str | None = None,
 ) -> Callable[[str | Path], Result]:
     """One function per run that turns a video into a Result, with everything loaded once.
 
@@ -106,7 +116,10 @@ def video_runner(
         zs = ZeroShotModel(labels, vocab, device=device)
         return lambda video: zs.locate(video, per_modality=per_modality, keep_scores=keep_scores,
                                        threshold=threshold, min_duration=min_duration)
+    if precision not in (None, "fp32") and model == "zeroshot":
+        raise UsageError("--precision applies to the i3d-vggish and vgg19-vggish extractors, not to zeroshot")
     if labels or vocab or per_modality or min_duration is not None:
         raise UsageError("--labels, --vocab, --per-modality and --min-duration need --model zeroshot")
     return lambda video: locate(video, model=model, device=device, threshold=threshold, keep_scores=keep_scores,
-                                features_dir=features_dir, checkpoint=checkpoint, extractor=extractor)
+                                features_dir=features_dir, checkpoint=checkpoint, extractor=extractor,
+                                precision=precision)

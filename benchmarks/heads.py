@@ -1,4 +1,5 @@
-"""Size and speed of the dense heads at both paper settings (issue 3, item 8).
+"""Size and speed of the dense heads at both paper settings (issue 3, item 8), then the segment
+heads (VSCG, AVSGN: see benchmarks/segment_heads.py).
 
 For unav, ccnet and esgnet with I3D+VGGish (2048/128, T = 224) and ONE-PEACE (1536/1536, T = 256)
 features: parameters, GFLOPs of one eval forward of a video of max_seq_len steps (batch 1,
@@ -26,6 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # segment_heads.py
 
 from avlocate.heads.dense import CcnetHead, EsgnetHead, UnavHead  # noqa: E402
 
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--heads", default="unav,ccnet,esgnet")
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--no-cpu-time", action="store_true", help="skip the CPU timing (GPU only)")
+    ap.add_argument("--segment-heads", default="vscg,vscg-weakly,avsgn,avsgn-weakly",
+                    help="segment heads measured after the dense ones by benchmarks/segment_heads.py ('' = none)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = ap.parse_args(argv)
     if args.threads:
@@ -130,6 +134,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     f"{fmt(row['ref_params'] and row['ref_params'] / 1e6, '9.2f'):>9} {row['gflops']:>8.2f} "
                     f"{fmt(row['ref_gflops'], '8.2f'):>8} {fmt(row['cpu_ms'], '9.1f'):>9}")
             print(line + (f" {row['gpu_ms']:>8.2f}" if gpu else ""), flush=True)
+    if args.segment_heads:
+        from segment_heads import main as segment_main  # noqa: PLC0415 — a sibling script
+
+        print()
+        rows += segment_main(["--heads", args.segment_heads, "--repeat", "5" if args.quick else "50"]
+                             + (["--threads", str(args.threads)] if args.threads else []))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return rows

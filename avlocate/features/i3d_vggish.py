@@ -7,6 +7,14 @@ Audio: mono at the file's own rate, resampy ``kaiser_best`` to 16 kHz, VGGish lo
 0.96 s every 0.32 s, raw 128-d embeddings (no PCA). Both streams are trimmed to the shorter.
 Everything streams: frames and samples are consumed chunk by chunk.
 
+Device and precision (``device``, ``precision``; :mod:`.runtime`): the networks run on the
+configured device; the features come back as float32 CPU tensors whatever it is. "bf16"/"fp16"
+autocast I3D and VGGish only; RAFT, the preprocessing and the flow quantisation stay float32 (see
+:mod:`.i3d.two_stream`). The conv nets are put in channels-last layout: measured on a 1-thread CPU,
+I3D (2x24x224x224 flow input) 4.7 -> 4.2 s in fp32 and 13.6 -> 3.1 s under bf16 autocast, VGGish
+(16 examples) 0.51 -> 0.40 s; results move by < 1e-8 (another summation order). RAFT keeps its
+layout (its correlation is a matmul over flattened maps; not measured).
+
 Weights (never downloaded here): ``i3d_rgb.safetensors``, ``i3d_flow.safetensors``,
 ``raft_sintel.safetensors`` and ``vggish.safetensors`` in the weights search path, made once from
 the public checkpoints with ``avlocate weights import FILE --from i3d-rgb|i3d-flow|raft-sintel|vggish``.
@@ -34,6 +42,8 @@ class I3DVGGishConfig:
     resampy_version: str = "0.2.2"  # the filter of the 2022 extraction environment (see vggish/resample.py)
     frames_per_chunk: int = 32  # frames pushed into the I3D stream at once (memory vs batching)
     raft_iterations: int = 20
+    device: str = "auto"  # "auto": CUDA when available, else CPU (the pipeline passes the model's)
+    precision: str = "fp32"  # "fp32" (parity) | "bf16" | "fp16" (CUDA only): autocast of I3D + VGGish
 
 
 def _find_weights(kind: str) -> str:
@@ -47,7 +57,10 @@ class I3DVGGishExtractor(Extractor):
     config_class = I3DVGGishConfig
 
     def __init__(self, config: I3DVGGishConfig | None = None) -> None:
+        from .runtime import resolve_runtime
+
         self.config = config or I3DVGGishConfig()
+        self.runtime = resolve_runtime(self.config.device, self.config.precision)  # fails early, one line
         self._models: dict[str, torch.nn.Module] | None = None
 
     @property
@@ -76,11 +89,12 @@ class I3DVGGishExtractor(Extractor):
             from .i3d import load_i3d
             from .vggish.weights import load_vggish
 
+            dev = self.runtime.device
             self._models = {
-                "rgb": load_i3d(_find_weights("i3d-rgb"), "rgb"),
-                "flow": load_i3d(_find_weights("i3d-flow"), "flow"),
-                "raft": load_raft(_find_weights("raft-sintel")),
-                "vggish": load_vggish(_find_weights("vggish")),
+                "rgb": load_i3d(_find_weights("i3d-rgb"), "rgb").to(dev, memory_format=torch.channels_last_3d),
+                "flow": load_i3d(_find_weights("i3d-flow"), "flow").to(dev, memory_format=torch.channels_last_3d),
+                "raft": load_raft(_find_weights("raft-sintel")).to(dev),
+                "vggish": load_vggish(_find_weights("vggish")).to(dev, memory_format=torch.channels_last),
             }
         return self._models
 
@@ -88,30 +102,36 @@ class I3DVGGishExtractor(Extractor):
         from .flow.raft import RaftConfig
         from .i3d import I3DStream, resize_short_side
         from .i3d.windows import I3DWindowConfig
+        from .runtime import ieee_fp32
         from .vggish.frontend import ExampleStream
         from .vggish.resample import KaiserResampler
 
-        c = self.config
+        c, rt = self.config, self.runtime
         m = self.models()
         stream = I3DStream(m["rgb"], m["flow"], m["raft"],
                            windows=I3DWindowConfig(stack_size=c.window, step=c.stride, fps=c.fps),
-                           raft_config=replace(RaftConfig(), num_flow_updates=c.raft_iterations))
+                           raft_config=replace(RaftConfig(), num_flow_updates=c.raft_iterations),
+                           compute_dtype=rt.dtype)
         rate = clip.audio.sample_rate if clip.audio is not None else 16000
         resampler = KaiserResampler(rate, 16000, c.resampy_version)
         examples = ExampleStream()
         rgb, flow, audio = [], [], []
 
-        def embed(ex: torch.Tensor) -> None:
-            if ex.shape[0]:
-                audio.append(m["vggish"](ex.float()))
+        vggish_device = next(m["vggish"].parameters()).device  # = rt.device unless a caller moved it
 
-        with torch.inference_mode():
+        def embed(ex: torch.Tensor) -> None:
+            if ex.shape[0]:  # the log-mel front end stays on the CPU (float64, as numpy)
+                with rt.autocast():
+                    audio.append(m["vggish"](ex.float().to(vggish_device)).float().cpu())
+
+        with torch.inference_mode(), ieee_fp32(rt.device):
             for chunk in clip.chunks(c.frames_per_chunk):
                 if chunk.frames.shape[0]:
-                    frames = torch.stack([resize_short_side(f, c.short_side) for f in chunk.frames]).float()
-                    r, f = stream.push(frames)
-                    rgb.append(r)
-                    flow.append(f)
+                    # uint8 (4x less to copy to a GPU); the stream converts to float32 on the device
+                    frames = torch.stack([resize_short_side(f, c.short_side) for f in chunk.frames])
+                    r, f = stream.push(frames)  # moves the frames to the networks' device
+                    rgb.append(r.cpu())
+                    flow.append(f.cpu())
                 if chunk.audio.numel():
                     embed(examples.push(resampler.push(chunk.audio.double())))
             embed(examples.push(resampler.finish()))

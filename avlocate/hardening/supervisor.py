@@ -56,9 +56,12 @@ class Supervisor:
     """A fixed number of worker processes running ``target(video, options) -> dict``."""
 
     def __init__(self, target: str, options: dict, workers: int = 1, timeout: float | None = None,
-                 warmup: str | None = None, env: dict[str, str] | None = None) -> None:
+                 warmup: str | None = None, env: dict[str, str] | None = None,
+                 per_worker: list[dict] | None = None) -> None:
+        """``per_worker[i % len]`` overrides options for worker i (e.g. its own GPU)."""
         self.config = {"target": target, "warmup": warmup, "options": options,
                        "threads": 1 if workers > 1 else None}
+        self.per_worker = per_worker or [{}]
         self.timeout = timeout
         self.slots = [_Slot() for _ in range(max(1, workers))]
         self.env = dict(os.environ if env is None else env)
@@ -78,7 +81,8 @@ class Supervisor:
         slot.fd, slot.buffer, slot.state, slot.video = read_fd, bytearray(), "starting", None
         slot.deadline = time.monotonic() + STARTUP_LIMIT
         self.selector.register(read_fd, selectors.EVENT_READ, slot)
-        self._send(slot, self.config)
+        own = self.per_worker[self.slots.index(slot) % len(self.per_worker)]
+        self._send(slot, {**self.config, "options": {**self.config["options"], **own}})
 
     def _send(self, slot: _Slot, message: dict) -> bool:
         assert slot.proc is not None and slot.proc.stdin is not None

@@ -23,8 +23,8 @@ import torch
 from ..errors import MediaError
 from ._io import check_path
 from .probe import MediaInfo, probe
+from .prefetch import DecodeStats, counted_chunks
 from .specs import AudioSpec, ClipChunk, VideoSpec
-from .stream import stream_chunks
 from .video import frame_count, output_size
 from .audio import sample_count
 
@@ -40,6 +40,8 @@ class Clip:
         self.warnings: dict[str, str] = {}
         self.duration: float = info.duration
         self.frame_size: tuple[int, int] = output_size(info, video) if video is not None else (0, 0)
+        self.prefetch: str | None = None  # "process" | "thread" | "off"; None = prefetch.default_mode()
+        self.stats = DecodeStats()  # what chunks() delivered so far, summed over passes
         self._reset()
 
     def _reset(self) -> None:
@@ -64,9 +66,11 @@ class Clip:
 
         Each chunk carries the audio decoded since the previous one. Without a VideoSpec, chunks
         carry about ``audio_chunk_seconds`` of audio each. Calling chunks() again re-reads the file.
+        Decoding runs ahead of the consumer per ``self.prefetch`` (see media/prefetch.py) and is
+        counted into ``self.stats``.
         """
         self._reset()
-        return stream_chunks(self, frames_per_chunk, audio_chunk_seconds)
+        return counted_chunks(self, frames_per_chunk, audio_chunk_seconds, self.stats, self.prefetch)
 
     def read_all(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (N, H, W, 3) uint8, audio (M,) float32) of the whole clip: short clips only."""

@@ -12,18 +12,21 @@ from .sound import render_audio
 
 
 def make_video(path: Path | str, seed: int, duration: float | None = None, overlap: bool = False,
-               size: tuple[int, int] = (320, 240), fps: int = 25, sample_rate: int = 16000) -> dict[str, Any]:
+               size: tuple[int, int] = (320, 240), fps: int = 25, sample_rate: int = 16000,
+               lossless: bool = False) -> dict[str, Any]:
     """Write ``path`` (.mp4) and ``path.with_suffix('.json')``; return the ground-truth dict.
 
     ``size`` is (width, height) and must be even (yuv420p). Same arguments -> same ground truth,
-    same decoded frames and (same machine and libraries) the same bytes.
+    same decoded frames and (same machine and libraries) usually the same bytes; ``lossless``
+    video makes the decoded frames exact even when x264 does not repeat its bytes (see encode.py).
     """
     path = Path(path)
     width, height = size
     if width % 2 or height % 2 or width < 16 or height < 16:
         raise ValueError(f"size must be even and at least 16x16, got {width}x{height}")
     scene = scene_from_seed(seed, duration=duration, overlap=overlap, aspect=width / height)
-    write_mp4(path, render_frames(scene, size, fps), render_audio(scene, sample_rate), fps, sample_rate)
+    write_mp4(path, render_frames(scene, size, fps), render_audio(scene, sample_rate), fps, sample_rate,
+              lossless=lossless)
     gt = scene.ground_truth(path.name)
     path.with_suffix(".json").write_text(json.dumps(gt, indent=2) + "\n", encoding="utf-8")
     return gt

@@ -1,7 +1,8 @@
 """A small ESG-Net trained on lite features of synthetic videos: a candidate for the bundled demo.
 
 Same data as the lite demo (avlocate.training.lite): synthetic videos with seeds 1000+, encoded
-and decoded through the media layer, lite features. Ground-truth audio-visual events (not the
+(lossless video, for reproducibility: see avlocate.training.lite) and decoded through the media
+layer, lite features. Ground-truth audio-visual events (not the
 single-modality distractors) become dense targets in feature steps via the lite Timeline; the
 ESG-Net recipe of avlocate.training.dense trains it (focal + GIoU + L_mcls, warm-up + cosine,
 EMA). The score threshold written into the card is chosen on separate validation videos (seeds
@@ -24,6 +25,7 @@ from .dense import build_head, recipe, train_head
 from .lite import TRAIN_SEED_BASE
 
 VALIDATION_SEED_BASE = 3000
+_CACHE_VIDEO = "lossless"  # caches written before training videos were lossless are not reused
 
 #: small ESG-Net: the paper's structure (ESI + MoDE m=4, n=2, alpha 0.3/0.6/0.9), narrow layers
 DEMO_HEAD = dict(max_seq_len=128, embed_dim=64, num_heads=4, head_dim=64, guidance_hidden=128, mode_heads=2)
@@ -45,7 +47,7 @@ def synthetic_items(seeds: list[int], workdir: Path, log: Callable[[str], None],
     items, gts = [], []
     for n, seed in enumerate(seeds):
         path = workdir / f"v{seed}.mp4"
-        gt = make_video(path, seed=seed, duration=duration, overlap=(seed % 4 == 0))
+        gt = make_video(path, seed=seed, duration=duration, overlap=(seed % 4 == 0), lossless=True)
         feats = extractor.extract(open_clip(path, vspec, aspec))
         path.unlink()
         tl = feats.timeline
@@ -96,25 +98,37 @@ def _cached_items(seeds: list[int], log: Callable[[str], None], duration: float 
     stored: dict[str, Any] = {}
     if cache is not None and cache.is_file():
         data = torch.load(cache, weights_only=True)
-        if data.get("duration") == duration:
-            stored = data["videos"] if "videos" in data else {  # first cache format: one list per run
-                str(s): {"item": it, "gt": gt} for s, it, gt in zip(data["seeds"], data["items"], data["gts"])}
+        if data.get("duration") == duration and data.get("video") == _CACHE_VIDEO:
+            stored = data["videos"]
     missing = [s for s in seeds if str(s) not in stored]
     if missing:
         with tempfile.TemporaryDirectory() as tmp:
             items, gts, _ = synthetic_items(missing, Path(tmp), log, duration)
         stored.update({str(s): {"item": asdict(it), "gt": gt} for s, it, gt in zip(missing, items, gts)})
         if cache is not None:
-            torch.save({"duration": duration, "videos": stored}, cache)
+            torch.save({"duration": duration, "video": _CACHE_VIDEO, "videos": stored}, cache)
     return [Item(**stored[str(s)]["item"]) for s in seeds], [stored[str(s)]["gt"] for s in seeds]
 
 
-def train_dense_demo(out_dir: Path, name: str = "esgnet-demo", num_videos: int = 192, val_videos: int = 24,
+def train_dense_demo(out_dir: Path, name: str = "esgnet-demo", num_videos: int = 256, val_videos: int = 48,
                      epochs: int = 80, seed: int = 0, log: Callable[[str], None] = print,
                      duration: float | None = None, cache_dir: Path | None = None, **train_overrides: Any) -> Path:
     """Generate, extract, train a small ESG-Net, choose the threshold, save safetensors + card.
 
-    ``cache_dir`` keeps the extracted features between runs (re-training without re-encoding)."""
+    ``cache_dir`` keeps the extracted features between runs (re-training without re-encoding).
+    Runs on one CPU thread, as the lite demo does, so that the same seed gives the same weights."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_dense_demo(out_dir, name, num_videos, val_videos, epochs, seed, log, duration, cache_dir,
+                                 **train_overrides)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_dense_demo(out_dir: Path, name: str, num_videos: int, val_videos: int, epochs: int, seed: int,
+                      log: Callable[[str], None], duration: float | None, cache_dir: Path | None,
+                      **train_overrides: Any) -> Path:
     from ..decode.dense import DenseDecodeConfig
     from ..features.lite import LiteExtractor
     from ..synth.classes import LABELS
@@ -139,7 +153,9 @@ def train_dense_demo(out_dir: Path, name: str = "esgnet-demo", num_videos: int =
     model = ema.module.eval()
     threshold, table = choose_threshold(model, val_items, val_gts, tl, classes)
     log(f"threshold {threshold}: (missed, false positives) on validation = {table[threshold]}")
-    provenance = {"trained_by": "avlocate.training.dense_demo.train_dense_demo",
+    provenance = {"trained_by": "avlocate train-demo --head esgnet (avlocate.training.dense_demo.train_dense_demo)",
+                  "command": f"avlocate train-demo --head esgnet --out weights --seed {seed} --videos {num_videos} "
+                             f"--val-videos {val_videos} --epochs {epochs}",
                   "data": f"{num_videos} synthetic videos, seeds {TRAIN_SEED_BASE}-{TRAIN_SEED_BASE + num_videos - 1}; "
                           f"threshold chosen on seeds {VALIDATION_SEED_BASE}-{VALIDATION_SEED_BASE + val_videos - 1}",
                   "train_config": asdict(cfg), "steps": len(history), "final_loss": history[-1]["final_loss"],

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..accounting import stage_timing, throughput_record
 from ..errors import UsageError
 from ..results import Result
 from .prompts import PromptSet, TextBank, build_text_bank
@@ -125,6 +126,7 @@ class ZeroShotModel:
         features = ex.extract(clip)
         t2 = time.perf_counter()
         scores = score_snippets(features.visual, features.audio, bank, features.timeline.step_seconds, cfg)
+        t_scored = time.perf_counter()
         events = decode(scores, features.timeline, cfg, per_modality=per_modality)
         t3 = time.perf_counter()
 
@@ -137,8 +139,11 @@ class ZeroShotModel:
                 "values": [[round(float(v), 4) for v in row] for row in scores.av],
             }
         provenance = ex.provenance() if hasattr(ex, "provenance") else {}
-        timing = {"encoders+text": self.setup_seconds if first_use else 0.0, "decode+features": t2 - t1,
-                  "score+decode": t3 - t2, "total": time.perf_counter() - started}
+        # The stages of every model (avlocate.accounting); "head" is the similarity scoring here.
+        timing = {"encoders+text": self.setup_seconds if first_use else 0.0,
+                  **stage_timing(t2 - t1, t_scored - t2, t3 - t_scored, clip.stats)}
+        timing["total"] = time.perf_counter() - started
+        extra["throughput"] = throughput_record(clip.stats, clip.duration, timing["total"])
         return Result(
             video=str(video),
             duration=clip.duration,

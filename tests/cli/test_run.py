@@ -133,3 +133,12 @@ def test_truncated_file_with_index_first_keeps_what_decoded(cli, bad_inputs):
     r = cli("run", bad_inputs["truncated_faststart"], "-f", "json", "-q")
     assert r.code == 0, r.err
     assert "video" in r.json()["warnings"]
+
+
+def test_precision_option_reaches_the_extractor(cli, repo_root):
+    """`lite` has no networks to autocast: bf16 is refused in one line; fp32 is its normal path."""
+    video = repo_root / "samples" / "demo1.mp4"
+    r = cli("run", video, "--model", "lite-demo", "--precision", "bf16", "-f", "json")
+    assert r.code == 2 and r.err.count("\n") == 1 and "precision" in r.err
+    ok = cli("run", video, "--model", "lite-demo", "--precision", "fp32", "-f", "json", "-q")
+    assert ok.code == 0 and json.loads(ok.out)["events"]

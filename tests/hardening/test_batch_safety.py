@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from avlocate.batch import run_batch
-from avlocate.errors import EXIT_INTERNAL, OutputError, TimeoutError_
+from avlocate.errors import EXIT_INTERNAL, OutputError, TimeoutError_, UsageError
 from avlocate.hardening.jsonl import ResultsFile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
@@ -289,3 +289,32 @@ def test_ctrl_c_stops_the_batch_and_its_workers(corpus, model_dir, tmp_path):
     time.sleep(0.2)
     assert not any(_alive(c) for c in children)
     _valid_lines(out)
+
+
+def test_each_worker_gets_its_own_device(tmp_path):
+    """`--device cuda:0,cuda:1` spreads the videos over one worker per device (checked with a
+    target that reports the device it was given, as a GPU run cannot happen here)."""
+    from avlocate.batch import split_devices
+
+    (tmp_path / "device_target.py").write_text(
+        "import os, time\n"
+        "def run(video, options):\n"
+        "    time.sleep(0.8)  # long enough that both workers are up before the queue is empty\n"
+        "    return {'video': video, 'device': options['device'], 'pid': os.getpid(), 'events': []}\n")
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"v{i}.mp4").write_bytes(b"")
+    out = tmp_path / "r.jsonl"
+    run_batch(folder, out, {"device": "cuda:0, cuda:1"}, target="device_target:run",
+              env=subprocess_env(PYTHONPATH=str(tmp_path)))
+    records = _valid_lines(out)
+    assert len(records) == 6
+    by_pid: dict[int, set[str]] = {}
+    for r in records:
+        by_pid.setdefault(r["pid"], set()).add(r["device"])
+    assert sorted(d for devs in by_pid.values() for d in devs) == ["cuda:0", "cuda:1"]  # two workers
+    assert all(len(devs) == 1 for devs in by_pid.values())  # each worker keeps its device
+    assert split_devices("cpu") == ["cpu"]
+    with pytest.raises(UsageError, match="--device"):
+        split_devices("cuda:0,,cuda:1")

@@ -62,6 +62,7 @@ def test_one_demux_pass_over_both_streams_and_progressive_chunks(long_video, mon
 
     monkeypatch.setattr(stream_mod, "open_input", counting_open)
     clip = open_clip(long_video, VideoSpec(fps=25, shorter_side=60), AudioSpec(16000))
+    clip.prefetch = "off"  # this test watches the demux pass itself, in this process
     packets_at_chunk = []
     n_frames = n_audio = 0
     for chunk in clip.chunks(frames_per_chunk=32):

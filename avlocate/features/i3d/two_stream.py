@@ -7,9 +7,19 @@ overlapping windows; results are identical because RAFT is per pair), and return
 of every window completed by the chunk. Windows follow :mod:`.windows` (window k: frames 8k..8k+24;
 partial windows dropped). Features are float32 (the official extractor saves float64 copies of
 the same float32 values).
+
+Precision: ``compute_dtype`` (bfloat16/float16) runs the two I3D networks under autocast. RAFT, the
+rgb/flow preprocessing and the flow quantisation always run in float32, also inside an outer
+autocast region. The official features quantise the flow (``round_half_even(128 + 6.375 f)``,
+steps of 0.157 px); bfloat16 keeps 8 mantissa bits, so a 10 px flow is off by up to 0.04 px, a
+quarter of a step, and a bf16 RAFT would move many pixels to the neighbouring integer (a change
+of a whole step) instead of adding small noise: the quantised flow must come from float32 RAFT.
+(Measured with random-weight RAFT, 2 updates, flows up to 1.9 px: a bf16 RAFT changed 1.8% of
+the quantised values; tests/features/test_extractor_device.py checks that bf16 changes none.)
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -30,6 +40,7 @@ class I3DStream:
     windows: I3DWindowConfig = I3DWindowConfig()
     raft_config: RaftConfig = RaftConfig()
     window_batch: int = 4  # windows per I3D forward
+    compute_dtype: torch.dtype | None = None  # autocast dtype of the I3D networks; None: float32
     _frames: torch.Tensor | None = field(default=None, repr=False)  # padded float frames from _base
     _flows: torch.Tensor | None = field(default=None, repr=False)  # flows of pairs from _base
     _base: int = 0  # global index of _frames[0] and _flows[0]
@@ -60,14 +71,24 @@ class I3DStream:
             self._next_window += 1
         if not ready:
             return self._empty(device)
-        self._compute_flows_until(ready[-1] * step + stack)
+        with torch.autocast(device.type, enabled=False):  # RAFT in float32 (module docstring)
+            self._compute_flows_until(ready[-1] * step + stack)
         rgb, flow = [], []
         for i in range(0, len(ready), self.window_batch):
             chunk = ready[i : i + self.window_batch]
-            rgb.append(self.rgb_model(torch.cat([self._rgb_input(k) for k in chunk])))
-            flow.append(self.flow_model(torch.cat([self._flow_input(k) for k in chunk])))
+            # Inputs are made (cropped, quantised, scaled) in float32 before autocast starts.
+            rgb_in = torch.cat([self._rgb_input(k) for k in chunk])
+            flow_in = torch.cat([self._flow_input(k) for k in chunk])
+            with self._autocast(device):
+                rgb.append(self.rgb_model(rgb_in).float())
+                flow.append(self.flow_model(flow_in).float())
         self._drop_before(self._next_window * step)
         return torch.cat(rgb), torch.cat(flow)
+
+    def _autocast(self, device: torch.device):  # noqa: ANN202
+        if self.compute_dtype is None:
+            return nullcontext()  # float32: exactly the arithmetic without autocast
+        return torch.autocast(device.type, dtype=self.compute_dtype)
 
     def _rgb_input(self, k: int) -> torch.Tensor:
         start = k * self.windows.step - self._base

@@ -167,7 +167,7 @@ class AVSGN(nn.Module):
 
     def segment_probs(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         """(B, T, K+1): P[c] = s^r * s^c[c], P[background] = 1 - s^r (also the weakly joint score)."""
-        out = self.forward(audio, visual)
+        out = self(audio, visual)
         return fully_segment_probs(out.relevance, out.class_logits)
 
     def labels_from_probs(self, probs: torch.Tensor) -> torch.Tensor:

@@ -143,7 +143,7 @@ class VSCG(nn.Module):
 
     def segment_probs(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         """(B, T, C) per-segment class probabilities (see :func:`fully_segment_probs`)."""
-        out = self.forward(audio, visual)
+        out = self(audio, visual)
         return fully_segment_probs(out.relevance, out.class_logits)
 
     def labels_from_probs(self, probs: torch.Tensor) -> torch.Tensor:

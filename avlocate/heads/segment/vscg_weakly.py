@@ -113,7 +113,7 @@ class VSCGWeakly(nn.Module):
 
     def segment_probs(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         """(B, T, C) softmax of the weighted segment scores (what the official test argmaxes)."""
-        return torch.softmax(self.forward(audio, visual).score, dim=-1)
+        return torch.softmax(self(audio, visual).score, dim=-1)
 
     def labels_from_probs(self, probs: torch.Tensor) -> torch.Tensor:
         return probs.argmax(dim=-1)

@@ -1,0 +1,13 @@
+"""Other ways to run ``avlocate batch`` than the local one (:mod:`avlocate.batch`).
+
+Each engine runs the same per-video function as the local batch and writes the same results
+file (one JSON line per video, resumable), so an output started with one engine can be resumed
+with another. Engines import their framework only when asked for: ``import avlocate`` never
+needs Ray.
+
+* ``ray`` (:mod:`avlocate.engines.ray_engine`): Ray Data actors, on a local Ray instance or a
+  cluster (``pip install 'avlocate[ray]'``).
+"""
+from __future__ import annotations
+
+ENGINES = ("local", "ray")

@@ -1,0 +1,331 @@
+"""``avlocate batch --engine ray``: the local batch's per-video pipeline on Ray Data actors.
+
+What it does, and why:
+
+* **Same work, same lines.** Each video goes through :func:`avlocate.batch._run_one` (the local
+  batch's function), inside a Ray Data actor that loads the model once
+  (:func:`avlocate.models.load_model` caches it per process). A video that fails becomes an error
+  line, exactly as in the local batch, and the job goes on. A video that kills its actor (a
+  decoder crash, out of memory) is retried once on a fresh actor, then recorded as an error line
+  (exit code 70) instead of aborting the whole job.
+* **Decode and model in one actor.** The issue sketched decoding on CPU workers and models on
+  GPU actors. We deliberately keep both in the actor: the extractors decode *while* they extract
+  (a 2-hour video is streamed, never held in memory), so splitting them would ship whole decoded
+  clips through Ray's object store. A GPU actor gets ``cpus_per_actor`` CPUs for its decoding.
+* **GPUs.** With ``device`` ``cuda[:N]`` (or ``auto`` on a cluster that has GPUs) each actor
+  asks Ray for one GPU and runs on ``cuda``: Ray shows each actor only its own GPU, so an index
+  would point at a GPU that the actor cannot see. (Not exercised by the tests: no GPU there.)
+* **Shards + merged file.** Each actor appends its lines to its own shard,
+  ``<shards_dir>/<host>-<pid>-<id>.jsonl`` (default ``shards_dir``: ``<out>.shards/``), fsynced
+  line by line. The driver appends every line it receives to ``out`` through
+  :class:`~avlocate.hardening.jsonl.ResultsFile`: the same lock, whole-line and torn-line
+  guarantees as the local batch. Lines lie in the order the videos finish, not sorted.
+* **Resume.** Before computing what is left to do, lines that reached a shard but not ``out``
+  (the driver died first) are folded into ``out``; then only videos missing from ``out`` run.
+  ``overwrite`` empties ``out`` and removes the old shards.
+* **Where it runs.** ``address=None`` starts a private local Ray instance (``num_cpus`` CPUs, no
+  dashboard) and stops it at the end; an ``address`` connects to a running cluster. If this
+  process is already connected to Ray (a notebook, a test), that connection is used and left
+  open. On a cluster every node must see the videos (and ``shards_dir``, for the shard
+  recovery) at the same path; give absolute paths there. Actors start in the driver's working
+  directory where that exists on their node, so relative names resolve as they do locally.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..batch import BatchSummary, _warm_up, find_videos
+from ..errors import EXIT_INTERNAL, OutputError, UsageError
+from ..hardening.jsonl import ResultsFile
+from ..hardening.worker import resolve
+from ..results import Result
+
+RAY_MISSING = "--engine ray needs Ray: pip install 'avlocate[ray]'"
+DEFAULT_TARGET = "avlocate.batch:_run_one"
+# Settings the weights search reads (avlocate.weights.store/manager): forwarded to the actors,
+# which on a cluster do not inherit this process's environment.
+FORWARDED_ENV = ("AVLOCATE_WEIGHTS", "AVLOCATE_HOME", "AVLOCATE_MANIFEST", "HF_HUB_OFFLINE")
+_log = logging.getLogger(__name__)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks (as in hardening/jsonl.py)
+    fcntl = None  # type: ignore[assignment]
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the [data] extra; a bare `pip install ray` lacks pyarrow
+    except ImportError:
+        raise UsageError(RAY_MISSING) from None
+    return ray
+
+
+def default_shards_dir(out: Path) -> Path:
+    return Path(out).with_name(Path(out).name + ".shards")
+
+
+# --- the actor -------------------------------------------------------------------------------
+
+class VideoActor:
+    """A Ray Data callable class: one instance per actor, one video per batch."""
+
+    def __init__(self, options: dict, shards_dir: str, target: str, cwd: str, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        # Decode prefetching defaults to a forked process on Linux; inside a Ray Data actor (a
+        # process with gRPC and Ray Data threads running) that broke the queue to the forked
+        # decoder (ConnectionResetError / EOFError, Ray 2.52). A thread decodes the same frames,
+        # so the lines still match the local batch's.
+        if os.environ.get("AVLOCATE_PREFETCH", "").strip().lower() not in ("thread", "inline"):
+            os.environ["AVLOCATE_PREFETCH"] = "thread"
+        if os.path.isdir(cwd):
+            os.chdir(cwd)  # relative video names resolve as on the driver
+        self.options = options
+        self.function: Callable[[str, dict], dict] = resolve(target)
+        if target == DEFAULT_TARGET:
+            try:
+                _warm_up(options)
+            except Exception:  # noqa: BLE001 - a model that does not load fails each video with its
+                pass  # own error line, as in the local batch, instead of killing the actor
+        self.shard_path = Path(shards_dir) / f"{_safe(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self.shard: ResultsFile | None = None
+        self.shard_broken = False
+
+    def _write_shard(self, record: dict) -> None:
+        """Shards are a recovery aid (the driver receives every record anyway): a shard that cannot
+        be written is reported once and then left alone, never a reason to fail a video."""
+        if self.shard_broken:
+            return
+        try:
+            if self.shard is None:
+                self.shard = ResultsFile(self.shard_path)  # held (and locked) for the actor's life
+            self.shard.append(record)
+        except OutputError as exc:
+            self.shard_broken = True
+            _log.warning("avlocate: shard not written, recovery of this actor's lines is off: %s", exc)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        lines = []
+        for raw in batch["path"]:
+            record = self.function(os.fsdecode(bytes(raw)), self.options)
+            self._write_shard(record)
+            lines.append(json.dumps(record, ensure_ascii=True))  # ASCII: Arrow needs valid UTF-8
+        return {"path": batch["path"], "record": np.array(lines, dtype=object)}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "host"
+
+
+# --- shards on the driver --------------------------------------------------------------------
+
+def _locked(path: Path) -> bool:
+    """Whether a live process holds the shard's lock (an actor that is still writing it)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops our lock
+    return False
+
+
+def fold_shards(shards_dir: Path, results: ResultsFile) -> int:
+    """Append to ``results`` the shard lines of videos it lacks; return how many were added.
+
+    A locked shard is skipped: its actor is alive, so its lines reach ``out`` through the run
+    that owns it (the lock on ``out`` rules out a second run on the same output)."""
+    if not shards_dir.is_dir():
+        return 0
+    added = 0
+    for shard in sorted(shards_dir.glob("*.jsonl")):
+        if _locked(shard):
+            continue
+        with ResultsFile(shard):  # cuts a torn last line (an actor killed mid-write)
+            data = shard.read_bytes()
+        for line in data.splitlines():
+            record = json.loads(line)
+            if record["video"] not in results.done:
+                results.append(record)
+                added += 1
+    return added
+
+
+def _clear_shards(shards_dir: Path) -> None:
+    if shards_dir.is_dir():
+        for shard in shards_dir.glob("*.jsonl"):
+            shard.unlink(missing_ok=True)
+
+
+# --- running the job -------------------------------------------------------------------------
+
+def check_reachable(address: str) -> None:
+    """Fail fast on a HOST:PORT where nothing listens: ray.init would retry for minutes."""
+    if "://" in address or address == "auto":
+        return  # ray:// (Ray Client) and auto resolve inside Ray
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r}: give the Ray head as HOST:PORT (e.g. head-node:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(f"--address {address}: no Ray head answers there ({exc.strerror or exc}); "
+                         "start one with `ray start --head` or check HOST:PORT") from None
+
+
+@contextlib.contextmanager
+def _ray_session(ray: Any, address: str | None, num_cpus: int | None) -> Iterator[None]:
+    if ray.is_initialized():
+        yield  # the caller's own connection: use it and leave it open
+        return
+    try:
+        if address is None:
+            # "local", not None: None would join whatever cluster RAY_ADDRESS or a `ray start` on
+            # this machine points at, where num_cpus is refused.
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+        else:
+            check_reachable(address)
+            ray.init(address=address, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"--address {address}" if address else "a local Ray instance"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{where}: Ray could not start or connect ({first})") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _placement(ray: Any, options: dict, todo: int, cpus_per_actor: float) -> tuple[dict, int, float]:
+    """(options for the actors, number of actors, GPUs per actor)."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    device = str(options.get("device") or "auto")
+    if device.startswith("cuda") and gpus < 1:
+        raise UsageError(f"--device {device}: the Ray cluster has no GPU; use --device cpu or add GPU nodes")
+    if device.startswith("cuda") or (device == "auto" and gpus >= 1):
+        return {**options, "device": "cuda"}, max(1, min(todo, gpus)), 1.0
+    slots = int(resources.get("CPU", 1) // cpus_per_actor)
+    return options, max(1, min(todo, slots)), 0.0
+
+
+def _died(video: str) -> dict:
+    return Result.failure(
+        video,
+        f"{video}: the Ray worker died while processing it, twice; the file may crash the decoder "
+        "or need more memory than a worker has, check that it plays in a media player",
+        EXIT_INTERNAL,
+    ).to_dict()
+
+
+def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: str,
+            cpus_per_actor: float) -> Iterator[dict]:
+    """Records of ``todo`` as they finish; one per video, also for videos whose actor died."""
+    actor_options, actors, gpus = _placement(ray, options, len(todo), cpus_per_actor)
+    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    remote_args: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
+    # One video per block: a block is what an actor receives, so this balances the actors and a
+    # crash takes only its own video down. The path travels as bytes: a file name that is not
+    # valid UTF-8 (Linux allows any bytes) cannot be an Arrow string.
+    ds = ray.data.from_items([{"path": os.fsencode(v)} for v in todo], override_num_blocks=len(todo))
+    ds = ds.map_batches(
+        VideoActor,
+        batch_size=1,
+        # All actors start at once (one video in flight each, so Ray Data's autoscaler would never
+        # grow the pool); min_size=1 lets the job go on where the cluster fits fewer of them.
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors,
+                                           max_tasks_in_flight_per_actor=1),
+        fn_constructor_kwargs={"options": actor_options, "shards_dir": str(shards_dir), "target": target,
+                               "cwd": os.getcwd(), "threads": int(cpus_per_actor)},
+        num_cpus=cpus_per_actor,
+        num_gpus=gpus,
+        # Ray Data's defaults retry forever: a video that crashes its actor would never end the job.
+        max_restarts=-1,
+        max_task_retries=1,
+        **remote_args,
+    )
+    ds.context.max_errored_blocks = -1  # a lost video becomes an error line below, not an abort
+    ds.context.enable_progress_bars = False  # the CLI draws its own
+    pending = set(todo)
+    rows = ds.iter_rows()
+    try:
+        for row in rows:
+            video = os.fsdecode(bytes(row["path"]))
+            pending.discard(video)
+            yield json.loads(row["record"])
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    for video in sorted(pending):
+        yield _died(video)
+
+
+def run_batch_ray(
+    folder: Path,
+    out: Path,
+    options: dict,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    overwrite: bool = False,
+    on_done: Callable[[dict], None] | None = None,
+    shards_dir: Path | None = None,
+    *,
+    cpus_per_actor: float = 1.0,
+    target: str = DEFAULT_TARGET,
+) -> BatchSummary:
+    """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
+
+    ``num_cpus`` sizes the local Ray instance (default: all CPUs; ignored with ``address``).
+    ``target`` ("module:function", called as ``function(video, options) -> dict``) exists for
+    tests, as in :func:`avlocate.batch.run_batch`.
+    """
+    ray = _import_ray()
+    folder, out = Path(folder), Path(out)
+    shards = Path(shards_dir) if shards_dir is not None else default_shards_dir(out)
+    if cpus_per_actor <= 0:
+        raise UsageError(f"cpus_per_actor {cpus_per_actor:g} must be positive")
+    videos = find_videos(folder)
+    with ResultsFile(out, overwrite=overwrite) as results:
+        if overwrite:
+            _clear_shards(shards)
+        else:
+            fold_shards(shards, results)
+        todo = [str(v) for v in videos if str(v) not in results.done]
+        summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
+        if not todo:
+            return summary
+        shards.mkdir(parents=True, exist_ok=True)
+        with _ray_session(ray, address, num_cpus):
+            records = _stream(ray, todo, options, shards, target, cpus_per_actor)
+            try:
+                for record in records:
+                    results.append(record)
+                    if "error" in record:
+                        summary.failed += 1
+                    else:
+                        summary.succeeded += 1
+                    if on_done is not None:
+                        on_done(record)
+            finally:
+                records.close()  # stops the dataset's actors, also on an error or Ctrl-C
+    return summary

@@ -1,0 +1,221 @@
+"""`avlocate batch --engine ray` on a local Ray instance (2 CPUs) started by this module.
+
+Skipped when Ray is not installed, unless AVLOCATE_REQUIRE_RAY=1 (CI with the [ray] extra), where
+a missing Ray fails instead. The reference for every line is the local batch on the same files.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("AVLOCATE_REQUIRE_RAY") == "1":
+    import ray  # noqa: F401 - an ImportError here is the failure we want
+    import ray.data  # noqa: F401
+else:
+    pytest.importorskip("ray.data", reason="Ray is an optional extra: pip install 'avlocate[ray]'")
+import ray  # noqa: E402
+
+from avlocate.batch import find_videos, run_batch  # noqa: E402
+from avlocate.cli import main  # noqa: E402
+from avlocate.engines.ray_engine import (  # noqa: E402
+    RAY_MISSING, _placement, check_reachable, default_shards_dir, run_batch_ray,
+)
+from avlocate.errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, MediaError, UsageError  # noqa: E402
+from avlocate.synth import make_video  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+OPTIONS = {"model": None, "device": "cpu", "threshold": None}  # None: the default model
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> str:
+    """One local Ray instance for the module; its actors can import tests/batch/ray_targets.py."""
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), old) if p)  # inherited by the workers
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three short synthetic videos (test seeds 500+) and a text file named like a video."""
+    folder = tmp_path_factory.mktemp("ray") / "videos"
+    folder.mkdir()
+    for i in range(3):
+        make_video(folder / f"v{i}.mp4", seed=500 + i, duration=6.0)
+    (folder / "bad.mp4").write_text("this is not a video\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_records(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("local") / "local.jsonl"
+    run_batch(videos, out, OPTIONS)
+    return _by_video(out)
+
+
+def _lines(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _by_video(path: Path) -> dict[str, dict]:
+    records = _lines(path)
+    by_video = {r["video"]: r for r in records}
+    assert len(by_video) == len(records), "a video has two lines"
+    return by_video
+
+
+def test_same_lines_as_local_batch_then_resume(ray_address, videos, local_records, tmp_path) -> None:
+    out = tmp_path / "ray.jsonl"
+    seen: list[str] = []
+    summary = run_batch_ray(videos, out, OPTIONS, on_done=lambda r: seen.append(r["video"]))
+    names = {str(v) for v in find_videos(videos)}
+    assert (summary.total, summary.skipped, summary.succeeded, summary.failed) == (4, 0, 3, 1)
+    assert sorted(seen) == sorted(names)
+
+    records = _by_video(out)
+    assert set(records) == names
+    bad = records[str(videos / "bad.mp4")]
+    assert bad["error_code"] == MediaError.exit_code == local_records[bad["video"]]["error_code"]
+    for video, record in records.items():
+        local = local_records[video]
+        assert record["events"] == local["events"], video
+        assert record.get("error") == local.get("error"), video
+        assert (record["model"], record["weights"]) == (local["model"], local["weights"])
+    assert any(r["events"] for r in records.values()), "no events at all: the comparison is empty"
+
+    # Shards: every line also lies in exactly one actor shard.
+    shards = default_shards_dir(out)
+    shard_records = [r for shard in shards.glob("*.jsonl") for r in _lines(shard)]
+    assert sorted(r["video"] for r in shard_records) == sorted(names)
+    assert {r["video"]: r for r in shard_records} == records
+
+    before = out.read_bytes()
+    again = run_batch_ray(videos, out, OPTIONS)
+    assert (again.skipped, again.succeeded, again.failed) == (4, 0, 0)
+    assert out.read_bytes() == before
+
+
+def test_resume_folds_shard_lines_of_an_interrupted_run(ray_address, videos, local_records, tmp_path) -> None:
+    """The driver died after two videos reached a shard but not ``out``: they are not redone."""
+    out = tmp_path / "out.jsonl"
+    shards = default_shards_dir(out)
+    shards.mkdir()
+    done = [str(videos / "v0.mp4"), str(videos / "bad.mp4")]
+    lines = "".join(json.dumps(local_records[v]) + "\n" for v in done)
+    (shards / "old-1-dead.jsonl").write_text(lines + '{"video": "torn', encoding="utf-8")
+    summary = run_batch_ray(videos, out, OPTIONS)
+    assert (summary.skipped, summary.succeeded, summary.failed) == (2, 2, 0)
+    records = _by_video(out)
+    assert set(records) == set(local_records)
+    for v in done:
+        assert records[v] == local_records[v]
+    assert (shards / "old-1-dead.jsonl").read_text(encoding="utf-8") == lines  # torn end cut off
+
+
+def test_a_video_that_kills_its_worker_becomes_an_error_line(ray_address, videos, tmp_path) -> None:
+    folder = tmp_path / "crashy"
+    folder.mkdir()
+    shutil.copy(videos / "v0.mp4", folder / "fine.mp4")
+    shutil.copy(videos / "v0.mp4", folder / "crash.mp4")
+    out = tmp_path / "crash.jsonl"
+    summary = run_batch_ray(folder, out, OPTIONS, target="ray_targets:crash_on_name")
+    assert (summary.succeeded, summary.failed) == (1, 1)
+    records = _by_video(out)
+    crashed = records[str(folder / "crash.mp4")]
+    assert crashed["error_code"] == EXIT_INTERNAL and "died" in crashed["error"]
+    assert "error" not in records[str(folder / "fine.mp4")]
+
+
+def test_cli_engine_ray(ray_address, videos, local_records, tmp_path, capsys) -> None:
+    out = tmp_path / "cli.jsonl"
+    assert main(["batch", str(videos), "--out", str(out), "--engine", "ray"]) == EXIT_BATCH_FAILURES
+    assert "3 done, 1 failed" in capsys.readouterr().err
+    records = _by_video(out)
+    assert {v: r["events"] for v, r in records.items()} == {v: r["events"] for v, r in local_records.items()}
+
+
+@pytest.mark.parametrize("where", ["--address", "local instance"])
+def test_cli_in_a_fresh_process(where, ray_address, videos, local_records, tmp_path) -> None:
+    """What a user types, in a fresh process: against this module's Ray instance (what a cluster
+    user does with HEAD:6379), or starting a private 1-CPU instance of its own (`--workers 1`)."""
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(videos / "v1.mp4", folder / "v1.mp4")
+    out = tmp_path / "fresh.jsonl"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+    env.pop("RAY_ADDRESS", None)
+    extra = ["--address", ray_address] if where == "--address" else ["--workers", "1"]
+    done = subprocess.run([sys.executable, "-m", "avlocate", "batch", str(folder), "--out", str(out),
+                           "--engine", "ray", *extra, "-q"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [record] = _lines(out)
+    assert record["video"] == str(folder / "v1.mp4")
+    assert record["events"] == local_records[str(videos / "v1.mp4")]["events"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--engine", "spark"], "--engine 'spark'"),
+    (["--address", "head:6379"], "needs --engine ray"),
+    (["--engine", "ray", "--timeout", "5"], "--timeout works with --engine local only"),
+])
+def test_cli_usage_errors(args, words, tmp_path, capsys) -> None:
+    rc = main(["batch", str(tmp_path), "--out", str(tmp_path / "x.jsonl"), *args])
+    assert rc == UsageError.exit_code
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_missing_ray_is_a_usage_error(monkeypatch, videos, tmp_path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(UsageError) as info:
+        run_batch_ray(videos, tmp_path / "x.jsonl", OPTIONS)
+    assert str(info.value) == RAY_MISSING
+
+
+class _FakeRay:
+    def __init__(self, **resources: float) -> None:
+        self.resources = resources
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.resources
+
+
+def test_gpu_placement_rules() -> None:
+    """One GPU per actor on ``cuda`` (Ray hides the other GPUs), CPU actors otherwise."""
+    assert _placement(_FakeRay(CPU=8, GPU=2), {"device": "cuda:1"}, 5, 1.0) == ({"device": "cuda"}, 2, 1.0)
+    assert _placement(_FakeRay(CPU=8, GPU=4), {"device": "auto"}, 3, 1.0) == ({"device": "cuda"}, 3, 1.0)
+    assert _placement(_FakeRay(CPU=8), {"device": "auto"}, 20, 2.0) == ({"device": "auto"}, 4, 0.0)
+    assert _placement(_FakeRay(CPU=8, GPU=2), {"device": "cpu"}, 20, 1.0) == ({"device": "cpu"}, 8, 0.0)
+    with pytest.raises(UsageError, match="no GPU"):
+        _placement(_FakeRay(CPU=8), {"device": "cuda"}, 3, 1.0)
+
+
+def test_an_address_where_nothing_listens_fails_fast() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port that was just free: nothing listens on it now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UsageError, match="no Ray head answers"):
+        check_reachable(f"127.0.0.1:{port}")
+    with pytest.raises(UsageError, match="HOST:PORT"):
+        check_reachable("head-node")
+    check_reachable("ray://head-node:10001")  # Ray Client addresses are left to Ray
