@@ -79,6 +79,19 @@ def split_devices(device: str | None) -> list[str]:
     return devices
 
 
+def record_all(records: Iterator[dict], results: ResultsFile, summary: BatchSummary,
+               on_done: Callable[[dict], None] | None) -> None:
+    """Append each record as it comes (whole line, fsynced) and count it; every engine uses this."""
+    for record in records:
+        results.append(record)
+        if "error" in record:
+            summary.failed += 1
+        else:
+            summary.succeeded += 1
+        if on_done is not None:
+            on_done(record)
+
+
 def _run_one(video: str, options: dict) -> dict:
     from .pipeline import locate
 
@@ -151,14 +164,7 @@ def run_batch(
                                     env=env, per_worker=[{"device": d} for d in devices])
             records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
         try:
-            for record in records:
-                results.append(record)
-                if "error" in record:
-                    summary.failed += 1
-                else:
-                    summary.succeeded += 1
-                if on_done is not None:
-                    on_done(record)
+            record_all(records, results, summary, on_done)
         except WorkerStartupError as exc:
             raise BatchWorkerError(str(exc)) from None
         finally:

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..batch import BatchSummary, _warm_up, find_videos
+from ..batch import BatchSummary, _warm_up, find_videos, record_all
 from ..errors import EXIT_INTERNAL, OutputError, UsageError
 from ..hardening.jsonl import ResultsFile
 from ..hardening.worker import resolve
@@ -318,14 +318,7 @@ def run_batch_ray(
         with _ray_session(ray, address, num_cpus):
             records = _stream(ray, todo, options, shards, target, cpus_per_actor)
             try:
-                for record in records:
-                    results.append(record)
-                    if "error" in record:
-                        summary.failed += 1
-                    else:
-                        summary.succeeded += 1
-                    if on_done is not None:
-                        on_done(record)
+                record_all(records, results, summary, on_done)
             finally:
                 records.close()  # stops the dataset's actors, also on an error or Ctrl-C
     return summary

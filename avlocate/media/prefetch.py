@@ -70,20 +70,29 @@ _CHUNK = "chunk"
 _ERROR = "error"
 
 
+def _timed(it: Iterator[ClipChunk]) -> Iterator[tuple[ClipChunk | None, float]]:
+    """(chunk, seconds the decoder spent on it); a final (None, seconds) when the stream ends."""
+    while True:
+        t0 = time.perf_counter()
+        try:
+            chunk = next(it)
+        except StopIteration:
+            yield None, time.perf_counter() - t0
+            return
+        yield chunk, time.perf_counter() - t0
+
+
 def _produce(clip: Clip, fpc: int, audio_s: float, put: Any, stop: Any = None) -> None:
     """Runs in the worker: decode, time each chunk, send (kind, payload, busy seconds)."""
     from .stream import stream_chunks
 
     it = stream_chunks(clip, fpc, audio_s)
     try:
-        while True:
-            t0 = time.perf_counter()
-            try:
-                chunk = next(it)
-            except StopIteration:
-                put((_END, {"duration": clip.duration, "warnings": dict(clip.warnings)}, time.perf_counter() - t0))
+        for chunk, busy in _timed(it):
+            if chunk is None:
+                put((_END, {"duration": clip.duration, "warnings": dict(clip.warnings)}, busy))
                 return
-            put((_CHUNK, chunk, time.perf_counter() - t0))
+            put((_CHUNK, chunk, busy))
             if stop is not None and stop.is_set():
                 return
     except BaseException as exc:  # noqa: BLE001 — everything goes back to the consumer
@@ -151,16 +160,11 @@ def _inline(clip: Clip, fpc: int, audio_s: float, stats: DecodeStats) -> Iterato
 
     it = stream_chunks(clip, fpc, audio_s)
     try:
-        while True:
-            t0 = time.perf_counter()
-            try:
-                chunk = next(it)
-            except StopIteration:
+        for chunk, busy in _timed(it):
+            stats.decode_seconds += busy
+            stats.wait_seconds += busy  # inline: the consumer waits for every bit of decoding
+            if chunk is None:
                 return
-            finally:
-                spent = time.perf_counter() - t0
-                stats.decode_seconds += spent
-                stats.wait_seconds += spent
             _count(stats, chunk)
             yield chunk
     finally:

