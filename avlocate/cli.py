@@ -317,6 +317,9 @@ _register_training_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: maps errors to one line + exit code."""
+    from .allocator import pin_mmap_threshold
+
+    pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
     try:
         rc = app(args=argv, standalone_mode=False)
     except AvlocateError as exc:

@@ -83,11 +83,12 @@ class VideoActor:
         import torch
 
         torch.set_num_threads(max(1, threads))
-        # Decode prefetching defaults to a forked process on Linux; inside a Ray Data actor (a
-        # process with gRPC and Ray Data threads running) that broke the queue to the forked
-        # decoder (ConnectionResetError / EOFError, Ray 2.52). A thread decodes the same frames,
-        # so the lines still match the local batch's.
-        if os.environ.get("AVLOCATE_PREFETCH", "").strip().lower() not in ("thread", "inline"):
+        from ..allocator import pin_mmap_threshold
+
+        pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
+        # A plain forked decoder broke inside Ray Data actors (gRPC threads; Ray 2.52): decode
+        # prefetching stays in a thread here (the default) unless the user turned it off.
+        if os.environ.get("AVLOCATE_PREFETCH", "").strip().lower() != "off":
             os.environ["AVLOCATE_PREFETCH"] = "thread"
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative video names resolve as on the driver

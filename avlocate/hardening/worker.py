@@ -46,6 +46,9 @@ def main(argv: list[str]) -> int:
     fd, parent = int(argv[0]), int(argv[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    from ..allocator import pin_mmap_threshold
+
+    pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
     channel = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
