@@ -275,7 +275,7 @@ def samples_make(
 @app.command("train-demo")
 def train_demo(
     out_dir: Path = typer.Option(Path("weights"), "--out", help="Where to write <name>.json + .safetensors."),
-    head: str = typer.Option("lite", "--head", help="lite (lite-demo, the default model) or esgnet (esgnet-demo)."),
+    head: str = typer.Option("esgnet", "--head", help="esgnet (esgnet-demo, the default model) or lite (lite-demo)."),
     seed: int = typer.Option(0, "--seed"),
     videos: int = typer.Option(None, "--videos", min=4,
                                help="Synthetic training videos, seeds 1000+ (default: 256 for esgnet, 48 for lite)."),

@@ -26,7 +26,7 @@ from .weights.card import ModelCard
 from .weights.checks import check_card_fits_head, describe_state_mismatch
 from .weights.store import load_card, load_state_dict
 
-DEFAULT_MODEL = "lite-demo"
+DEFAULT_MODEL = "esgnet-demo"
 
 
 def _build(cls: Any, config: dict[str, Any], what: str) -> Any:

@@ -20,7 +20,7 @@ def test_python_dash_m_and_piped_stdout_is_json(repo_root):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # piped stdout carries only the result, as JSON
-    assert data["model"] == "lite-demo" and data["events"]
+    assert data["model"] == "esgnet-demo" and data["events"]
     assert "bundled demo model" in proc.stderr  # the fallback note goes to stderr, one line
     assert len([line for line in proc.stderr.splitlines() if "bundled demo" in line]) == 1
 

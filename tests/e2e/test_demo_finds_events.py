@@ -23,7 +23,7 @@ def _check(result, gt):
     assert not m.false_positives, f"events without ground truth: {m.false_positives}"
 
 
-MODELS = [None, "esgnet-demo"]  # the default lite demo, and the small ESG-Net (a paper architecture)
+MODELS = [None, "lite-demo"]  # the default (esgnet-demo: a small ESG-Net, a paper architecture), and the lite demo
 
 
 @pytest.mark.parametrize("model", MODELS)
