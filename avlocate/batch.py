@@ -111,6 +111,24 @@ def _warm_up(options: dict) -> None:
     load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
 
 
+def _in_flight_records(todo: list[str], options: dict, target: str, in_flight: int) -> Iterator[dict]:
+    from .in_flight import InFlightCounter, run_in_flight, share_extractor
+
+    counter = InFlightCounter()
+    if target == "avlocate.batch:_run_one" and todo:
+        from .models import DEFAULT_MODEL, load_model
+
+        try:  # the same cached model every video's locate() gets, its networks shared once
+            loaded = load_model(options.get("model") or DEFAULT_MODEL, options.get("device", "auto"),
+                                precision=options.get("precision"))
+        except AvlocateError:
+            pass  # each video reports the error on its own line, as without --videos-in-flight
+        else:
+            share_extractor(loaded.extractor, counter)
+    function = resolve(target)
+    return run_in_flight(todo, lambda video: function(video, options), in_flight, counter)
+
+
 def _failure_record(failure: JobFailure, timeout: float | None) -> dict:
     if failure.kind == "timeout":
         return Result.failure(
@@ -137,27 +155,37 @@ def run_batch(
     timeout: float | None = None,
     target: str = "avlocate.batch:_run_one",
     env: dict[str, str] | None = None,
+    in_flight: int = 1,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
     With ``timeout`` (seconds per video), several ``workers`` or several devices (``options["device"]``
     = "cuda:0,cuda:1": worker i uses device i mod n), videos run in supervised worker processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
     line (exit code 9 / 70) and the batch goes on. Otherwise they run in this process, which is
-    the fastest for short batches. ``target`` ("module:function", called as
+    the fastest for short batches; there ``in_flight`` > 1 processes that many videos at a time
+    on threads sharing one model, their network forwards batched together (:mod:`avlocate.in_flight`).
+    ``target`` ("module:function", called as
     ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
     """
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout {timeout:g} must be positive (seconds per video)")
     devices = split_devices(options.get("device"))
+    if in_flight < 1:
+        raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
+    if in_flight > 1 and (timeout is not None or workers > 1 or len(devices) > 1):
+        raise UsageError("--videos-in-flight runs its videos as threads of this process: it cannot be combined "
+                         "with --timeout, --workers or several devices")
     if len(devices) > 1:  # one worker process per device at least, each loading its model there
         workers = max(workers, len(devices))
     videos = find_videos(folder)
     with ResultsFile(out, overwrite=overwrite) as results:
         todo = [str(v) for v in videos if str(v) not in results.done]
         summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
-        if timeout is None and workers <= 1 and len(devices) == 1:
+        if in_flight > 1:
+            records: Iterator[dict] = _in_flight_records(todo, options, target, in_flight)
+        elif timeout is None and workers <= 1 and len(devices) == 1:
             function = resolve(target)
-            records: Iterator[dict] = (function(v, options) for v in todo)
+            records = (function(v, options) for v in todo)
         else:
             supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=timeout,
                                     warmup="avlocate.batch:_warm_up" if target == "avlocate.batch:_run_one" else None,

@@ -7,6 +7,7 @@ extractor, and turns raw head outputs into events with the decoder the card asks
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,12 +111,15 @@ def _head_clock(head: torch.nn.Module) -> Iterator[list[float]]:
     """Seconds spent in ``head``'s forward calls (all windows), the rest of predict being
     post-processing: forward hooks, so every decoder is timed the same way."""
     total, started = [0.0], []
+    owner = threading.get_ident()  # with videos in flight, other threads run the same head
 
     def pre(module, args):  # noqa: ANN001, ANN202
-        started.append(time.perf_counter())
+        if threading.get_ident() == owner:
+            started.append(time.perf_counter())
 
     def post(module, args, out):  # noqa: ANN001, ANN202
-        total[0] += time.perf_counter() - started.pop()
+        if threading.get_ident() == owner:
+            total[0] += time.perf_counter() - started.pop()
 
     handles = [head.register_forward_pre_hook(pre), head.register_forward_hook(post)]
     try:
@@ -218,7 +222,9 @@ def load_model(name: str | None = None, device: str = "auto", checkpoint: str | 
     """
     from .weights.store import search_path
 
-    return _load_model(name, device, checkpoint, extractor_name, tuple(str(p) for p in search_path()), precision)
+    # One cache key for "the default model" however it is asked for (None or its name).
+    return _load_model(name or DEFAULT_MODEL, device, checkpoint, extractor_name,
+                       tuple(str(p) for p in search_path()), precision)
 
 
 load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-defined]

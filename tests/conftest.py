@@ -82,3 +82,39 @@ def cli(capsys):
         return Ran(code, captured.out, captured.err)
 
     return run
+
+
+def _has_avx2() -> bool:
+    import platform
+
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        return False
+    try:
+        return " avx2" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def reference_arithmetic(reference_dir: Path):
+    """Run ``tests/features/reference_arithmetic_probe.py MODE`` in a fresh interpreter whose
+    float32 kernels are the ones the reference numbers were computed with: AVX2 (not AVX-512)
+    ATen and oneDNN kernels, 2 threads. Under them torchvision's RAFT reproduces the official
+    RAFT bit for bit; with AVX-512 kernels it differs by ~2e-4 px (rounding), enough to move a
+    few quantised flow values across a .5 boundary. Returns the probe's JSON."""
+    if not _has_avx2():
+        pytest.skip("the reference arithmetic needs an x86-64 CPU with AVX2")
+    import subprocess
+    import sys
+
+    def run(mode: str, timeout: float = 600) -> dict:
+        env = dict(os.environ, ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2", OMP_NUM_THREADS="2")
+        probe = REPO_ROOT / "tests" / "features" / "reference_arithmetic_probe.py"
+        done = subprocess.run(
+            [sys.executable, str(probe), mode, str(reference_dir)],
+            capture_output=True, text=True, env=env, timeout=timeout, check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run

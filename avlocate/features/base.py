@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -78,3 +78,11 @@ class Extractor(ABC):
             "visual_dim": self.visual_dim,
             "audio_dim": self.audio_dim,
         }
+
+    def share_forwards(self, wrap: Callable[[str, torch.nn.Module], torch.nn.Module]) -> None:
+        """Replace each batch-first network this extractor calls by ``wrap(name, network)``.
+
+        Used to batch across videos (:mod:`avlocate.coalesce`); the networks are built here if
+        they were not yet, so that threads never race to build them. Extractors without networks
+        keep this default (nothing to share).
+        """

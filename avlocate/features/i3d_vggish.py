@@ -98,6 +98,11 @@ class I3DVGGishExtractor(Extractor):
             }
         return self._models
 
+    def share_forwards(self, wrap):  # noqa: ANN001, ANN201 — see Extractor.share_forwards
+        models = self.models()
+        for name in list(models):
+            models[name] = wrap(name, models[name])
+
     def extract(self, clip) -> Features:  # noqa: ANN001
         from .flow.raft import RaftConfig
         from .i3d import I3DStream, resize_short_side

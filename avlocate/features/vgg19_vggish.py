@@ -203,6 +203,11 @@ class VGG19VGGishExtractor(Extractor):
                             "vggish": vggish.to(self.device, memory_format=cl)}
         return self._models
 
+    def share_forwards(self, wrap):  # noqa: ANN001, ANN201 — see Extractor.share_forwards
+        models = self.models()
+        for name in list(models):
+            models[name] = wrap(name, models[name])
+
     def extract(self, clip) -> Features:  # noqa: ANN001
         from .runtime import ieee_fp32
         from .vggish.frontend import ExampleStream, VGGishFrontendConfig

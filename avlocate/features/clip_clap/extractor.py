@@ -163,6 +163,13 @@ class ClipClapExtractor(Extractor):
 
         return VideoSpec(fps=self.frame_fps, shorter_side=self.config.decode_shorter_side), AudioSpec(48_000)
 
+    def share_forwards(self, wrap):  # noqa: ANN001, ANN201 — see Extractor.share_forwards
+        # CLIP's image tower takes batch-first pixels. CLAP is not shared: laion_clap's audio
+        # entry point takes a list of per-window dicts, not one tensor.
+        model = self.clip.model
+        model.visual = wrap("clip-visual", model.visual)
+        self.clap  # noqa: B018 — built now, so that threads never race to build it
+
     # -- extraction -------------------------------------------------------------------------------
     def extract(self, clip) -> Features:  # noqa: ANN001
         c = self.config

@@ -2,8 +2,9 @@
 
 UnAV-100's flow came from the original RAFT code (princeton-vl) with ``raft-sintel.pth``, 20
 iterations, test mode. torchvision's ``raft_large`` is the same architecture; the original
-checkpoint loads into it after renaming (:func:`convert_original_raft`; the rules were verified
-numerically by the reference, max 1.1e-4 px). Differences from the original call that we bridge:
+checkpoint loads into it after renaming (:func:`convert_original_raft`). With the reference's
+float kernels (AVX2, 2 threads) the renamed model reproduces the official forward bit for bit
+(tests/features/test_raft.py); AVX-512 kernels round differently, by ~2e-4 px. Differences from the original call that we bridge:
 torchvision wants inputs already in [-1, 1] (the original scales 0..255 itself), defaults to 12
 updates (we use 20) and returns every iteration (we keep the last).
 
