@@ -9,8 +9,10 @@ batches into one large one; on a CPU, where a single video already keeps the cor
 mainly overlaps one video's decoding with another's inference.
 
 There is no extra thread: the first caller that finds no forward running becomes the leader,
-waits up to ``max_wait_s`` for the other in-flight videos to submit (never longer than it takes
-``expected()`` callers to be queued), runs the oldest request's group, and hands the rows out.
+waits for the other in-flight videos to submit (until ``expected()`` callers are queued, or at
+most half the last forward's duration, capped by ``max_wait_s``: waiting is worth it only while
+it is short next to the forward it saves), runs the oldest request's group, and hands the rows
+out.
 """
 from __future__ import annotations
 
@@ -68,21 +70,24 @@ class Coalescer:
     """Thread-safe wrapper of ``fn(*batch_first_tensors, **kwargs)``; see the module docstring.
 
     ``expected``: how many callers may be submitting (the videos in flight); the leader stops
-    waiting as soon as that many requests are queued. ``calls`` and ``rows`` count the forwards
+    waiting as soon as that many requests are queued. It waits at least ``min_wait_s`` (unless
+    all are there) and at most ``max_wait_s``. ``calls`` and ``rows`` count the forwards
     run and the rows they carried (for tests and benchmarks).
     """
 
-    def __init__(self, fn: Callable[..., Any], max_batch: int = 64, max_wait_s: float = 0.01,
-                 expected: Callable[[], int] = lambda: 1) -> None:
+    def __init__(self, fn: Callable[..., Any], max_batch: int = 64, max_wait_s: float = 0.1,
+                 expected: Callable[[], int] = lambda: 1, min_wait_s: float = 0.005) -> None:
         self.fn = fn
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.min_wait_s = min_wait_s
         self.expected = expected
         self.calls = 0
         self.rows = 0
         self._cond = threading.Condition()
         self._pending: list[_Request] = []
         self._running = False
+        self._last_forward_s = 0.0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors = _tensor_args(args)
@@ -111,7 +116,7 @@ class Coalescer:
 
     def _gather(self) -> list[_Request]:
         """(Lock held.) Wait briefly for company, then take the oldest request's group."""
-        deadline = time.monotonic() + self.max_wait_s
+        deadline = time.monotonic() + min(self.max_wait_s, max(self.min_wait_s, 0.5 * self._last_forward_s))
         while True:
             key = self._pending[0].key
             rows = sum(r.rows for r in self._pending if r.key == key)
@@ -130,6 +135,7 @@ class Coalescer:
 
     def _run(self, group: list[_Request]) -> None:
         """(Lock released.) One forward for the whole group; each request gets its rows."""
+        started = time.monotonic()
         try:
             if len(group) == 1:
                 outputs = [self.fn(*group[0].args, **group[0].kwargs)]
@@ -143,6 +149,7 @@ class Coalescer:
                 r.result = out
             self.calls += 1
             self.rows += sum(r.rows for r in group)
+            self._last_forward_s = time.monotonic() - started
         except BaseException as exc:  # noqa: BLE001 — every caller of the group gets the error
             for r in group:
                 r.error = exc

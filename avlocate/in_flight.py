@@ -49,7 +49,8 @@ class _Target:
         self.counter = counter
 
 
-def share_extractor(extractor: Any, counter: InFlightCounter, max_wait_s: float = 0.01) -> dict[str, Coalescer]:
+def share_extractor(extractor: Any, counter: InFlightCounter, max_wait_s: float = 0.1,
+                    min_wait_s: float = 0.005) -> dict[str, Coalescer]:
     """Wrap ``extractor``'s networks once (idempotent); returns the coalescers by network name."""
     target: _Target | None = getattr(extractor, "_avlocate_in_flight", None)
     if target is not None:
@@ -60,7 +61,7 @@ def share_extractor(extractor: Any, counter: InFlightCounter, max_wait_s: float 
 
     def wrap(name: str, module: Any) -> CoalescedModule:
         wrapped = CoalescedModule(module, max_batch=MAX_ROWS.get(name, DEFAULT_MAX_ROWS), max_wait_s=max_wait_s,
-                                  expected=lambda: max(1, target.counter.active))
+                                  min_wait_s=min_wait_s, expected=lambda: max(1, target.counter.active))
         shared[name] = wrapped.coalescer
         return wrapped
 

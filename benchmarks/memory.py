@@ -3,8 +3,8 @@
 Each case runs in a fresh child process; its peak resident set size is the kernel's ``ru_maxrss``
 of that child (``os.wait4``), so the parent's own memory never counts. Cases:
 
-* ``lite``: ``python -m avlocate run VIDEO --format json`` (the default model, lite-demo: the
-  weight-free lite extractor + the demo head), exactly the CLI a user runs;
+* ``lite``: ``python -m avlocate run VIDEO --format json`` (the default model, esgnet-demo: the
+  weight-free lite extractor + a small ESG-Net head), exactly the CLI a user runs;
 * ``clip-clap``: what ``avlocate run VIDEO --model zeroshot --labels ...`` runs
   (``ZeroShotModel(...).locate``: the clip-clap extractor, 1-s windows every 0.5 s, CLIP on one
   frame and CLAP on one second of sound per window), started by ``python -c`` because the
@@ -87,7 +87,7 @@ def run_case(kind: str, video: Path, work: Path, python: str, threads: int) -> d
     info = json.loads(text if kind == "lite" else text.splitlines()[-1])  # the CLI pretty-prints
     return {"extractor": kind, "video": video.name, "duration_s": info.get("duration"), "peak_rss_mib": rss,
             "wall_s": wall, "events": len(info["events"]) if isinstance(info.get("events"), list) else info.get("events"),
-            "weights": info.get("weights", "lite-demo (bundled)")}
+            "weights": info.get("weights", "bundled demo model")}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

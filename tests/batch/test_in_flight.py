@@ -55,7 +55,7 @@ def test_shared_forwards_batch_across_videos_and_change_no_feature(videos, weigh
 
     shared_ex = _extractor()
     counter = InFlightCounter()
-    shared = share_extractor(shared_ex, counter, max_wait_s=2.0)
+    shared = share_extractor(shared_ex, counter, max_wait_s=2.0, min_wait_s=2.0)
     assert set(shared) == {"vgg19", "vggish"}
     assert share_extractor(shared_ex, counter) is shared  # wrapping happens once
     records = list(run_in_flight([str(v) for v in videos],

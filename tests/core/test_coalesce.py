@@ -69,7 +69,7 @@ def _inputs(rows: list[int], cols: int = 4) -> list[torch.Tensor]:
 
 def test_concurrent_calls_share_one_forward_and_get_their_own_rows() -> None:
     inner = _Recorder()
-    co = Coalescer(inner, max_batch=64, max_wait_s=30.0, expected=lambda: 4)
+    co = Coalescer(inner, max_batch=64, max_wait_s=30.0, min_wait_s=30.0, expected=lambda: 4)
     xs = _inputs([2, 3, 1, 2])
     got = _together(lambda x: co(x, scale=2.0), xs)
     assert inner.batches == [8] and co.calls == 1 and co.rows == 8
@@ -81,14 +81,14 @@ def test_concurrent_calls_share_one_forward_and_get_their_own_rows() -> None:
 def test_incompatible_calls_run_apart() -> None:
     inner = _Recorder()
     live = _Live()
-    co = Coalescer(lambda x: x.sum(dim=-1, keepdim=True) + x.shape[-1], max_wait_s=30.0, expected=live)
+    co = Coalescer(lambda x: x.sum(dim=-1, keepdim=True) + x.shape[-1], max_wait_s=30.0, min_wait_s=30.0, expected=live)
     xs = [torch.ones(2, 4), torch.ones(1, 5), torch.ones(3, 4)]  # per-row shapes differ for the second
     got = _together(co, xs, live)
     assert co.calls == 2 and co.rows == 6
     assert [y.flatten().tolist() for y in got] == [[8.0, 8.0], [10.0], [8.0, 8.0, 8.0]]
     # keyword arguments are part of what must match
     live2 = _Live()
-    co2 = Coalescer(inner, max_wait_s=30.0, expected=live2)
+    co2 = Coalescer(inner, max_wait_s=30.0, min_wait_s=30.0, expected=live2)
     ys = _together(lambda a: co2(a[0], scale=a[1]), [(torch.ones(1, 4), 1.0), (torch.ones(1, 4), 3.0)], live2)
     assert co2.calls == 2 and torch.allclose(ys[1], 3.0 * ys[0])
 
@@ -96,7 +96,7 @@ def test_incompatible_calls_run_apart() -> None:
 def test_max_batch_splits_groups() -> None:
     inner = _Recorder()
     live = _Live()
-    co = Coalescer(inner, max_batch=6, max_wait_s=30.0, expected=live)
+    co = Coalescer(inner, max_batch=6, max_wait_s=30.0, min_wait_s=30.0, expected=live)
     xs = _inputs([3, 3, 3])
     got = _together(co, xs, live)
     assert sorted(inner.batches) == [3, 6] and co.calls == 2
@@ -108,7 +108,7 @@ def test_an_error_reaches_every_caller_of_the_group() -> None:
     def broken(x: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("out of memory (test)")
 
-    co = Coalescer(broken, max_wait_s=30.0, expected=lambda: 2)
+    co = Coalescer(broken, max_wait_s=30.0, min_wait_s=30.0, expected=lambda: 2)
     got = _together(co, _inputs([1, 2]))
     assert all(isinstance(e, RuntimeError) and "out of memory" in str(e) for e in got)
     assert co.calls == 0
@@ -116,13 +116,13 @@ def test_an_error_reaches_every_caller_of_the_group() -> None:
 
 def test_a_lone_caller_does_not_wait_for_company() -> None:
     inner = _Recorder()
-    co = Coalescer(inner, max_wait_s=3600.0, expected=lambda: 1)  # would hang the test if it waited
+    co = Coalescer(inner, max_wait_s=3600.0, min_wait_s=3600.0, expected=lambda: 1)  # would hang the test if it waited
     [y] = _together(co, _inputs([5]))
     assert y.shape == (5, 3) and inner.batches == [5]
 
 
 def test_list_outputs_are_split_per_caller() -> None:
-    co = Coalescer(lambda a, b: [a + b, a - b], max_wait_s=30.0, expected=lambda: 2)
+    co = Coalescer(lambda a, b: [a + b, a - b], max_wait_s=30.0, min_wait_s=30.0, expected=lambda: 2)
     pairs = [(torch.full((2, 2), 1.0), torch.full((2, 2), 0.5)), (torch.full((1, 2), 4.0), torch.full((1, 2), 1.0))]
     got = _together(lambda p: co(*p), pairs)
     assert co.calls == 1
