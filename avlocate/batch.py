@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import EXIT_INTERNAL, AvlocateError, InputNotFoundError, TimeoutError_, UsageError
 from .hardening.jsonl import ResultsFile
@@ -111,20 +112,24 @@ def _warm_up(options: dict) -> None:
     load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
 
 
+def _share_model(options: dict, counter: Any) -> None:
+    """Share the networks of the model every video's ``locate()`` gets (cached per process)."""
+    from .in_flight import share_extractor
+    from .models import load_model
+
+    try:
+        loaded = load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
+    except AvlocateError:
+        return  # each video reports the error on its own line, as without --videos-in-flight
+    share_extractor(loaded.extractor, counter)
+
+
 def _in_flight_records(todo: list[str], options: dict, target: str, in_flight: int) -> Iterator[dict]:
-    from .in_flight import InFlightCounter, run_in_flight, share_extractor
+    from .in_flight import InFlightCounter, run_in_flight
 
     counter = InFlightCounter()
     if target == "avlocate.batch:_run_one" and todo:
-        from .models import DEFAULT_MODEL, load_model
-
-        try:  # the same cached model every video's locate() gets, its networks shared once
-            loaded = load_model(options.get("model") or DEFAULT_MODEL, options.get("device", "auto"),
-                                precision=options.get("precision"))
-        except AvlocateError:
-            pass  # each video reports the error on its own line, as without --videos-in-flight
-        else:
-            share_extractor(loaded.extractor, counter)
+        _share_model(options, counter)
     function = resolve(target)
     return run_in_flight(todo, lambda video: function(video, options), in_flight, counter)
 

@@ -171,8 +171,8 @@ def batch(
         None, "--address", metavar="ADDR", help="Ray cluster to run on (HEAD:6379); only with --engine ray."),
     videos_in_flight: int = typer.Option(
         1, "--videos-in-flight", min=1, metavar="K",
-        help="Process K videos at a time in this process, their network forwards batched together "
-             "(larger batches on a GPU). Local engine, without --workers/--timeout."),
+        help="Process K videos at a time in one process (with ray: in each actor), their network forwards "
+             "batched together (larger batches on a GPU). Local engine: not with --workers/--timeout."),
 ) -> None:
     """Process every video of a folder into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -187,8 +187,6 @@ def batch(
     if engine == "ray" and timeout is not None:
         raise UsageError("--timeout works with --engine local only (with ray, a video that crashes its "
                          "worker becomes an error line; a hang is not stopped)")
-    if engine == "ray" and videos_in_flight > 1:
-        raise UsageError("--videos-in-flight works with --engine local (a Ray actor runs one video at a time)")
     if engine == "ray" and address is not None and workers is not None:
         raise UsageError("--workers sizes the local Ray instance; with --address the cluster decides")
     options = {"model": model, "device": device, "threshold": threshold}
@@ -212,7 +210,7 @@ def batch(
             from .engines.ray_engine import run_batch_ray
 
             summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
-                                    on_done=done)
+                                    on_done=done, in_flight=videos_in_flight)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
                                 timeout=timeout, in_flight=videos_in_flight)

@@ -12,6 +12,9 @@ What it does, and why:
   GPU actors. We deliberately keep both in the actor: the extractors decode *while* they extract
   (a 2-hour video is streamed, never held in memory), so splitting them would ship whole decoded
   clips through Ray's object store. A GPU actor gets ``cpus_per_actor`` CPUs for its decoding.
+* **Videos in flight.** ``in_flight`` K > 1 hands each actor K videos per call; they run on
+  threads sharing the actor's model, their network forwards batched together
+  (:mod:`avlocate.in_flight`), which gives a GPU actor larger batches.
 * **GPUs.** With ``device`` ``cuda[:N]`` (or ``auto`` on a cluster that has GPUs) each actor
   asks Ray for one GPU and runs on ``cuda``: Ray shows each actor only its own GPU, so an index
   would point at a GPU that the actor cannot see. (Not exercised by the tests: no GPU there.)
@@ -79,7 +82,8 @@ def default_shards_dir(out: Path) -> Path:
 class VideoActor:
     """A Ray Data callable class: one instance per actor, one video per batch."""
 
-    def __init__(self, options: dict, shards_dir: str, target: str, cwd: str, threads: int) -> None:
+    def __init__(self, options: dict, shards_dir: str, target: str, cwd: str, threads: int,
+                 in_flight: int = 1) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
@@ -94,11 +98,20 @@ class VideoActor:
             os.chdir(cwd)  # relative video names resolve as on the driver
         self.options = options
         self.function: Callable[[str, dict], dict] = resolve(target)
+        self.in_flight = max(1, in_flight)
+        self.counter = None
         if target == DEFAULT_TARGET:
             try:
                 _warm_up(options)
             except Exception:  # noqa: BLE001 - a model that does not load fails each video with its
                 pass  # own error line, as in the local batch, instead of killing the actor
+        if self.in_flight > 1:  # the videos of a batch run together, their forwards batched
+            from ..batch import _share_model
+            from ..in_flight import InFlightCounter
+
+            self.counter = InFlightCounter()
+            if target == DEFAULT_TARGET:
+                _share_model(options, self.counter)
         self.shard_path = Path(shards_dir) / f"{_safe(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self.shard: ResultsFile | None = None
         self.shard_broken = False
@@ -119,12 +132,25 @@ class VideoActor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        lines = []
-        for raw in batch["path"]:
-            record = self.function(os.fsdecode(bytes(raw)), self.options)
+        paths, lines = [], []
+        for raw, record in self._records([bytes(raw) for raw in batch["path"]]):
             self._write_shard(record)
+            paths.append(raw)
             lines.append(json.dumps(record, ensure_ascii=True))  # ASCII: Arrow needs valid UTF-8
-        return {"path": batch["path"], "record": np.array(lines, dtype=object)}
+        return {"path": np.array(paths, dtype=object), "record": np.array(lines, dtype=object)}
+
+    def _records(self, raws: list[bytes]) -> Iterator[tuple[bytes, dict]]:
+        if self.counter is None or len(raws) == 1:
+            for raw in raws:
+                yield raw, self.function(os.fsdecode(raw), self.options)
+            return
+        from ..in_flight import run_in_flight
+
+        def job(raw: bytes) -> dict:
+            return {"raw": raw, "record": self.function(os.fsdecode(raw), self.options)}
+
+        for done in run_in_flight(raws, job, self.in_flight, self.counter):
+            yield done["raw"], done["record"]
 
 
 def _safe(name: str) -> str:
@@ -239,7 +265,7 @@ def _died(video: str) -> dict:
 
 
 def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: str,
-            cpus_per_actor: float) -> Iterator[dict]:
+            cpus_per_actor: float, in_flight: int = 1) -> Iterator[dict]:
     """Records of ``todo`` as they finish; one per video, also for videos whose actor died."""
     actor_options, actors, gpus = _placement(ray, options, len(todo), cpus_per_actor)
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
@@ -250,13 +276,13 @@ def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: 
     ds = ray.data.from_items([{"path": os.fsencode(v)} for v in todo], override_num_blocks=len(todo))
     ds = ds.map_batches(
         VideoActor,
-        batch_size=1,
+        batch_size=in_flight,  # one video per call, or the videos an actor runs together
         # All actors start at once (one video in flight each, so Ray Data's autoscaler would never
         # grow the pool); min_size=1 lets the job go on where the cluster fits fewer of them.
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors,
                                            max_tasks_in_flight_per_actor=1),
         fn_constructor_kwargs={"options": actor_options, "shards_dir": str(shards_dir), "target": target,
-                               "cwd": os.getcwd(), "threads": int(cpus_per_actor)},
+                               "cwd": os.getcwd(), "threads": int(cpus_per_actor), "in_flight": in_flight},
         num_cpus=cpus_per_actor,
         num_gpus=gpus,
         # Ray Data's defaults retry forever: a video that crashes its actor would never end the job.
@@ -293,18 +319,24 @@ def run_batch_ray(
     *,
     cpus_per_actor: float = 1.0,
     target: str = DEFAULT_TARGET,
+    in_flight: int = 1,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
 
     ``num_cpus`` sizes the local Ray instance (default: all CPUs; ignored with ``address``).
     ``target`` ("module:function", called as ``function(video, options) -> dict``) exists for
-    tests, as in :func:`avlocate.batch.run_batch`.
+    tests, as in :func:`avlocate.batch.run_batch`. ``in_flight`` > 1: each actor runs that many
+    videos together, their network forwards batched (:mod:`avlocate.in_flight`); a video that
+    kills its actor then takes the other videos of its batch down with it (retried once, then
+    error lines).
     """
     ray = _import_ray()
     folder, out = Path(folder), Path(out)
     shards = Path(shards_dir) if shards_dir is not None else default_shards_dir(out)
     if cpus_per_actor <= 0:
         raise UsageError(f"cpus_per_actor {cpus_per_actor:g} must be positive")
+    if in_flight < 1:
+        raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
     videos = find_videos(folder)
     with ResultsFile(out, overwrite=overwrite) as results:
         if overwrite:
@@ -317,7 +349,7 @@ def run_batch_ray(
             return summary
         shards.mkdir(parents=True, exist_ok=True)
         with _ray_session(ray, address, num_cpus):
-            records = _stream(ray, todo, options, shards, target, cpus_per_actor)
+            records = _stream(ray, todo, options, shards, target, cpus_per_actor, in_flight)
             try:
                 record_all(records, results, summary, on_done)
             finally:

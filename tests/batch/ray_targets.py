@@ -15,3 +15,12 @@ def crash_on_name(video: str, options: dict) -> dict:
     if os.path.basename(video).startswith("crash"):
         os._exit(11)
     return _run_one(video, options)
+
+
+def where_it_ran(video: str, options: dict) -> dict:
+    """A record saying which actor process and thread handled the video (no model involved)."""
+    import threading
+    import time
+
+    time.sleep(0.2)  # long enough for the videos of one call to overlap
+    return {"video": video, "events": [], "pid": os.getpid(), "thread": threading.current_thread().name}

@@ -112,6 +112,25 @@ def test_same_lines_as_local_batch_then_resume(ray_address, videos, local_record
     assert out.read_bytes() == before
 
 
+def test_videos_in_flight_per_actor_give_the_same_lines(ray_address, videos, local_records, tmp_path) -> None:
+    """Two videos per actor call (threads sharing the model): every video once, same events."""
+    out = tmp_path / "ray_in_flight.jsonl"
+    summary = run_batch_ray(videos, out, OPTIONS, in_flight=2)
+    assert (summary.total, summary.succeeded, summary.failed) == (4, 3, 1)
+    records = _by_video(out)
+    assert set(records) == {str(v) for v in find_videos(videos)}
+    for video, record in records.items():
+        assert record["events"] == local_records[video]["events"], video
+        assert record.get("error_code") == local_records[video].get("error_code"), video
+    with pytest.raises(UsageError):
+        run_batch_ray(videos, tmp_path / "x.jsonl", OPTIONS, in_flight=0)
+    # They really ran together: on the in-flight threads of one actor.
+    where = tmp_path / "where.jsonl"
+    run_batch_ray(videos, where, OPTIONS, in_flight=2, target="ray_targets:where_it_ran")
+    ran = _by_video(where)
+    assert len(ran) == 4 and sum(r["thread"].startswith("avlocate-video") for r in ran.values()) >= 2
+
+
 def test_resume_folds_shard_lines_of_an_interrupted_run(ray_address, videos, local_records, tmp_path) -> None:
     """The driver died after two videos reached a shard but not ``out``: they are not redone."""
     out = tmp_path / "out.jsonl"

@@ -258,3 +258,23 @@ def test_features_and_label_texts_feed_the_avsgn_head(extractor, tmp_path):
     with torch.inference_mode():
         probs = head.segment_probs(feats.audio[None], feats.visual[None])
     assert probs.shape == (1, 10, 4) and torch.isfinite(probs).all()
+
+
+def test_videos_in_flight_share_the_clip_image_tower(home, extractor, video):
+    """Cross-video batching (batch --videos-in-flight): CLIP's image tower is shared through a
+    coalescer, the features are those of one video at a time, and the tower stays readable."""
+    from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
+
+    want = extractor.extract(open_clip(video, *extractor.media_request()))
+    shared_ex = ClipClapExtractor(ClipClapConfig(clip_arch=TINY_CLIP, clip_tag="test", clap_tag="test", device="cpu"))
+    counter = InFlightCounter()
+    shared = share_extractor(shared_ex, counter, max_wait_s=2.0, min_wait_s=2.0)
+    assert set(shared) == {"clip-visual"}
+    assert shared_ex.clip._input_size() == extractor.clip._input_size()  # attributes read through the wrapper
+    records = list(run_in_flight(["a", "b", "c"], lambda name: {
+        "video": name, "features": shared_ex.extract(open_clip(video, *shared_ex.media_request()))}, 3, counter))
+    for r in records:
+        torch.testing.assert_close(r["features"].visual, want.visual, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(r["features"].audio, want.audio, atol=1e-5, rtol=1e-5)
+    co = shared["clip-visual"]
+    assert co.rows == 3 * want.num_snippets and co.calls < 3  # three videos' frames, fewer forwards
