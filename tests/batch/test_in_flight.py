@@ -7,21 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from avlocate.features.vgg19_vggish import WEIGHT_FILES, VGG19Pool5, VGG19VGGishConfig, VGG19VGGishExtractor
+from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
 from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
 from avlocate.media import open_clip, probe, write_av
 
 
 @pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory) -> Path:
-    from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
-
-    d = tmp_path_factory.mktemp("ave_weights")
-    torch.manual_seed(0)
-    write_safetensors(VGG19Pool5().state_dict(), d / WEIGHT_FILES["vgg19"])
-    write_safetensors(VGGish().state_dict(), d / WEIGHT_FILES["vggish"])
-    return d
+def weights_dir(ave_random_weights) -> Path:
+    return ave_random_weights
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,8 @@ SIZE = 64
 
 
 @pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
-
-    d = tmp_path_factory.mktemp("ave_weights")
-    torch.manual_seed(0)
-    write_safetensors(VGG19Pool5().state_dict(), d / WEIGHT_FILES["vgg19"])
-    write_safetensors(VGGish().state_dict(), d / WEIGHT_FILES["vggish"])
-    return d
+def weights_dir(ave_random_weights):
+    return ave_random_weights
 
 
 @pytest.fixture(scope="module")
