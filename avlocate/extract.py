@@ -22,7 +22,6 @@ Folders of videos, with resume: :mod:`avlocate.extract_folder`; the AVE .h5 asse
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 import sys
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 
 from .errors import InputNotFoundError, ModelError, UsageError
-from .features.base import Extractor, Features
+from .features.base import Extractor, Features, media_request_for
 from .timeline import Timeline
 
 SIDECAR_FORMAT = "avlocate-features/1"
@@ -299,15 +298,6 @@ def build_extractor(name: str, config: dict[str, Any] | None = None) -> Extracto
     return _build(EXTRACTORS.get(name), dict(config or {}), f"extractor {name!r}")
 
 
-def _media_request(extractor: Extractor, path: Path) -> tuple[Any, Any]:
-    from .media import probe
-
-    # Some extractors take the file's MediaInfo (audio at its own rate), some take nothing.
-    if len(inspect.signature(extractor.media_request).parameters) == 0:
-        return extractor.media_request()
-    return extractor.media_request(probe(path))
-
-
 def extract_features(video: str | Path, extractor: Extractor, out_dir: str | Path, layout: str = "auto",
                      video_id: str | None = None) -> dict[str, Any]:
     """Decode one video, extract, and write it in ``layout``; returns the sidecar."""
@@ -316,6 +306,6 @@ def extract_features(video: str | Path, extractor: Extractor, out_dir: str | Pat
 
     layout = resolve_layout(extractor, layout)
     path = check_input(video)
-    vspec, aspec = _media_request(extractor, path)
+    vspec, aspec = media_request_for(extractor, path)
     features = extractor.extract(open_clip(path, vspec, aspec))
     return write_features(features, out_dir, video_id or path.stem, extractor, layout, video=path)

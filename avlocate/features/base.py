@@ -86,3 +86,15 @@ class Extractor(ABC):
         they were not yet, so that threads never race to build them. Extractors without networks
         keep this default (nothing to share).
         """
+
+
+def media_request_for(extractor: Any, path: Any) -> tuple[Any, Any]:
+    """``extractor.media_request`` with the file's MediaInfo. Every built-in extractor takes it;
+    a plugin written against an older interface may take no argument, and still works."""
+    import inspect
+
+    from ..media import probe
+
+    if not inspect.signature(extractor.media_request).parameters:
+        return extractor.media_request()
+    return extractor.media_request(probe(path))

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from ..accounting import stage_timing, throughput_record
 from ..errors import UsageError
+from ..features.base import media_request_for
 from ..results import Result
 from .prompts import PromptSet, TextBank, build_text_bank
 from .scoring import ZeroShotConfig, decode, score_snippets
@@ -45,18 +46,6 @@ def build_extractor(extractor_config: Any = None, device: str = "auto"):  # noqa
 
     cfg = extractor_config if extractor_config is not None else default_extractor_config(device=device)
     return ClipClapExtractor(cfg)
-
-
-def _media_request(extractor: Any, path: Path) -> tuple[Any, Any]:
-    """The extractor's (VideoSpec, AudioSpec). Adapter: the Extractor interface passes the file's
-    MediaInfo, but ClipClapExtractor.media_request (as of writing) takes no argument."""
-    import inspect
-
-    from ..media import probe
-
-    if inspect.signature(extractor.media_request).parameters:
-        return extractor.media_request(probe(path))
-    return extractor.media_request()
 
 
 def _device_of(extractor: Any) -> str:
@@ -121,7 +110,7 @@ class ZeroShotModel:
         first_use = self._bank is None
         bank = self.text_bank()
         t1 = time.perf_counter()
-        vspec, aspec = _media_request(ex, path)
+        vspec, aspec = media_request_for(ex, path)
         clip = open_clip(path, vspec, aspec)
         features = ex.extract(clip)
         t2 = time.perf_counter()
