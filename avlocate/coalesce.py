@@ -91,8 +91,8 @@ class Coalescer:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors = _tensor_args(args)
-        if not tensors:
-            return self.fn(*args, **kwargs)
+        if not tensors or any(isinstance(v, torch.Tensor) for v in kwargs.values()):
+            return self.fn(*args, **kwargs)  # nothing batch-first to merge (tensor keywords are not merged)
         req = _Request(args, kwargs, _key(args, kwargs), int(tensors[0].shape[0]))
         with self._cond:
             self._pending.append(req)
