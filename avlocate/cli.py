@@ -173,6 +173,10 @@ def batch(
         1, "--videos-in-flight", min=1, metavar="K",
         help="Process K videos at a time in one process (with ray: in each actor), their network forwards "
              "batched together (larger batches on a GPU). Local engine: not with --workers/--timeout."),
+    ray_decode: str = typer.Option(
+        "tasks", "--ray-decode",
+        help="With --engine ray: where videos are decoded. tasks: Ray tasks on CPU workers stream the frames to "
+             "the model actors (default); actor: a thread inside each model actor."),
 ) -> None:
     """Process every video of a folder into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -187,6 +191,8 @@ def batch(
     if engine == "ray" and timeout is not None:
         raise UsageError("--timeout works with --engine local only (with ray, a video that crashes its "
                          "worker becomes an error line; a hang is not stopped)")
+    if ray_decode != "tasks" and engine != "ray":
+        raise UsageError("--ray-decode says where Ray decodes: it needs --engine ray")
     if engine == "ray" and address is not None and workers is not None:
         raise UsageError("--workers sizes the local Ray instance; with --address the cluster decides")
     options = {"model": model, "device": device, "threshold": threshold}
@@ -210,7 +216,7 @@ def batch(
             from .engines.ray_engine import run_batch_ray
 
             summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
-                                    on_done=done, in_flight=videos_in_flight)
+                                    on_done=done, in_flight=videos_in_flight, decode=ray_decode)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
                                 timeout=timeout, in_flight=videos_in_flight)

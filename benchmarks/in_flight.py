@@ -46,9 +46,6 @@ def _counting(ex) -> dict[str, list[int]]:  # noqa: ANN001
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
-    from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=int, default=4)
     ap.add_argument("--in-flight", type=int, default=4)
@@ -61,7 +58,16 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.videos, args.in_flight, args.seconds = 2, 2, 2.0
     torch.set_num_threads(args.threads)
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="avlocate-in-flight-"))
+    if args.workdir is not None:
+        return _run(args, args.workdir)
+    # The random VGG-19 weights alone are ~550 MB: never leave them behind in /tmp.
+    with tempfile.TemporaryDirectory(prefix="avlocate-in-flight-") as tmp:
+        return _run(args, Path(tmp))
+
+
+def _run(args: argparse.Namespace, work: Path) -> dict:
+    from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
+    from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
     work.mkdir(parents=True, exist_ok=True)
     videos = []
     for i in range(args.videos):

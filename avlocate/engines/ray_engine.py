@@ -8,10 +8,13 @@ What it does, and why:
   line, exactly as in the local batch, and the job goes on. A video that kills its actor (a
   decoder crash, out of memory) is retried once on a fresh actor, then recorded as an error line
   (exit code 70) instead of aborting the whole job.
-* **Decode and model in one actor.** The issue sketched decoding on CPU workers and models on
-  GPU actors. We deliberately keep both in the actor: the extractors decode *while* they extract
-  (a 2-hour video is streamed, never held in memory), so splitting them would ship whole decoded
-  clips through Ray's object store. A GPU actor gets ``cpus_per_actor`` CPUs for its decoding.
+* **Decoding on CPU workers, models on (GPU) actors** (``decode="tasks"``, the default). Every
+  decoding pass an actor's extractor starts runs as a Ray task on a CPU worker, which streams the
+  chunks back with backpressure (:mod:`avlocate.engines.ray_decode`): a 2-hour video is streamed,
+  never held in memory, and the actor's CPUs stay with the models. Placement leaves
+  ``ray_decode.DECODE_CPUS`` per video in flight beside every actor, so decoding tasks can always
+  start. ``decode="actor"`` decodes on a thread inside the actor instead (no object-store traffic;
+  the better choice when the actors' nodes have spare cores and the network is slow).
 * **Videos in flight.** ``in_flight`` K > 1 hands each actor K videos per call; they run on
   threads sharing the actor's model, their network forwards batched together
   (:mod:`avlocate.in_flight`), which gives a GPU actor larger batches.
@@ -53,6 +56,7 @@ from ..results import Result
 
 RAY_MISSING = "--engine ray needs Ray: pip install 'avlocate[ray]'"
 DEFAULT_TARGET = "avlocate.batch:_run_one"
+DECODE_PLACES = ("tasks", "actor")  # where videos are decoded: Ray CPU tasks, or inside the model actor
 # Settings the weights search reads (avlocate.weights.store/manager): forwarded to the actors,
 # which on a cluster do not inherit this process's environment.
 FORWARDED_ENV = ("AVLOCATE_WEIGHTS", "AVLOCATE_HOME", "AVLOCATE_MANIFEST", "HF_HUB_OFFLINE")
@@ -83,16 +87,18 @@ class VideoActor:
     """A Ray Data callable class: one instance per actor, one video per batch."""
 
     def __init__(self, options: dict, shards_dir: str, target: str, cwd: str, threads: int,
-                 in_flight: int = 1) -> None:
+                 in_flight: int = 1, decode: str = "tasks") -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
         from ..allocator import pin_mmap_threshold
 
         pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
-        # A plain forked decoder broke inside Ray Data actors (gRPC threads; Ray 2.52): decode
-        # prefetching stays in a thread here (the default) unless the user turned it off.
-        if os.environ.get("AVLOCATE_PREFETCH", "").strip().lower() != "off":
+        if decode == "tasks":
+            os.environ["AVLOCATE_PREFETCH"] = "ray"  # every Clip.chunks() pass decodes in a Ray task
+        elif os.environ.get("AVLOCATE_PREFETCH", "").strip().lower() != "off":
+            # A plain forked decoder broke inside Ray Data actors (gRPC threads; Ray 2.52): decode
+            # prefetching stays in a thread here unless the user turned it off.
             os.environ["AVLOCATE_PREFETCH"] = "thread"
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative video names resolve as on the driver
@@ -242,17 +248,31 @@ def _ray_session(ray: Any, address: str | None, num_cpus: int | None) -> Iterato
         ray.shutdown()
 
 
-def _placement(ray: Any, options: dict, todo: int, cpus_per_actor: float) -> tuple[dict, int, float]:
-    """(options for the actors, number of actors, GPUs per actor)."""
+def _placement(ray: Any, options: dict, todo: int, cpus_per_actor: float,
+               decode_cpus: float = 0.0) -> tuple[dict, int, float, float]:
+    """(options for the actors, number of actors, GPUs per actor, CPUs per actor).
+
+    ``decode_cpus``: the CPUs the decoding tasks of one actor need (its videos in flight times
+    ``ray_decode.DECODE_CPUS``; 0 when the actor decodes itself). They are kept free beside each
+    actor: actors that took every CPU would leave their own decoding tasks waiting forever. A
+    cluster smaller than one actor and its decoding (``--workers 1``) gets one actor with the CPUs
+    that are left."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
+    cpus = float(resources.get("CPU", 1))
     device = str(options.get("device") or "auto")
     if device.startswith("cuda") and gpus < 1:
         raise UsageError(f"--device {device}: the Ray cluster has no GPU; use --device cpu or add GPU nodes")
+    slots = int(cpus // (cpus_per_actor + decode_cpus) + 1e-9)
+    if decode_cpus > 0 and slots < 1:
+        if cpus - decode_cpus < 0.25:
+            raise UsageError(f"the Ray cluster's {cpus:g} CPUs cannot hold one actor and its decoding tasks "
+                             f"({decode_cpus:g} CPUs); add CPUs, lower --videos-in-flight, or decode inside the "
+                             "actors with --ray-decode actor")
+        slots, cpus_per_actor = 1, cpus - decode_cpus
     if device.startswith("cuda") or (device == "auto" and gpus >= 1):
-        return {**options, "device": "cuda"}, max(1, min(todo, gpus)), 1.0
-    slots = int(resources.get("CPU", 1) // cpus_per_actor)
-    return options, max(1, min(todo, slots)), 0.0
+        return {**options, "device": "cuda"}, max(1, min(todo, gpus, slots)), 1.0, cpus_per_actor
+    return options, max(1, min(todo, slots)), 0.0, cpus_per_actor
 
 
 def _died(video: str) -> dict:
@@ -265,9 +285,12 @@ def _died(video: str) -> dict:
 
 
 def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: str,
-            cpus_per_actor: float, in_flight: int = 1) -> Iterator[dict]:
+            cpus_per_actor: float, in_flight: int = 1, decode: str = "tasks") -> Iterator[dict]:
     """Records of ``todo`` as they finish; one per video, also for videos whose actor died."""
-    actor_options, actors, gpus = _placement(ray, options, len(todo), cpus_per_actor)
+    from .ray_decode import DECODE_CPUS
+
+    decode_cpus = in_flight * DECODE_CPUS if decode == "tasks" else 0.0
+    actor_options, actors, gpus, cpus_per_actor = _placement(ray, options, len(todo), cpus_per_actor, decode_cpus)
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
     remote_args: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
     # One video per block: a block is what an actor receives, so this balances the actors and a
@@ -282,7 +305,8 @@ def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: 
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors,
                                            max_tasks_in_flight_per_actor=1),
         fn_constructor_kwargs={"options": actor_options, "shards_dir": str(shards_dir), "target": target,
-                               "cwd": os.getcwd(), "threads": int(cpus_per_actor), "in_flight": in_flight},
+                               "cwd": os.getcwd(), "threads": max(1, round(cpus_per_actor)), "in_flight": in_flight,
+                               "decode": decode},
         num_cpus=cpus_per_actor,
         num_gpus=gpus,
         # Ray Data's defaults retry forever: a video that crashes its actor would never end the job.
@@ -320,6 +344,7 @@ def run_batch_ray(
     cpus_per_actor: float = 1.0,
     target: str = DEFAULT_TARGET,
     in_flight: int = 1,
+    decode: str = "tasks",
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
 
@@ -328,7 +353,8 @@ def run_batch_ray(
     tests, as in :func:`avlocate.batch.run_batch`. ``in_flight`` > 1: each actor runs that many
     videos together, their network forwards batched (:mod:`avlocate.in_flight`); a video that
     kills its actor then takes the other videos of its batch down with it (retried once, then
-    error lines).
+    error lines). ``decode``: ``"tasks"`` (decode on Ray CPU workers) or ``"actor"`` (a thread
+    inside each actor).
     """
     ray = _import_ray()
     folder, out = Path(folder), Path(out)
@@ -337,6 +363,8 @@ def run_batch_ray(
         raise UsageError(f"cpus_per_actor {cpus_per_actor:g} must be positive")
     if in_flight < 1:
         raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
+    if decode not in DECODE_PLACES:
+        raise UsageError(f"--ray-decode {decode!r}: choose one of {', '.join(DECODE_PLACES)}")
     videos = find_videos(folder)
     with ResultsFile(out, overwrite=overwrite) as results:
         if overwrite:
@@ -349,7 +377,7 @@ def run_batch_ray(
             return summary
         shards.mkdir(parents=True, exist_ok=True)
         with _ray_session(ray, address, num_cpus):
-            records = _stream(ray, todo, options, shards, target, cpus_per_actor, in_flight)
+            records = _stream(ray, todo, options, shards, target, cpus_per_actor, in_flight, decode)
             try:
                 record_all(records, results, summary, on_done)
             finally:

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from .clip import Clip
     from .specs import ClipChunk
 
-MODES = ("process", "thread", "off")
+MODES = ("process", "thread", "off")  # the modes of one machine
+# "ray": a Ray task on a CPU worker decodes (engines/ray_decode.py), set inside `batch --engine ray`.
+KNOWN_MODES = MODES + ("ray",)
 DEFAULT_DEPTH = 4
 
 
@@ -43,10 +45,10 @@ def default_mode() -> str:
     """``$AVLOCATE_PREFETCH`` when set, else a thread."""
     mode = os.environ.get("AVLOCATE_PREFETCH", "").strip().lower()
     if mode:
-        if mode not in MODES:
+        if mode not in KNOWN_MODES:
             from ..errors import UsageError
 
-            raise UsageError(f"AVLOCATE_PREFETCH={mode!r}: use one of {', '.join(MODES)}")
+            raise UsageError(f"AVLOCATE_PREFETCH={mode!r}: use one of {', '.join(KNOWN_MODES)}")
         return mode
     return "thread"
 
@@ -57,12 +59,14 @@ class DecodeStats:
     samples: int = 0  # audio samples delivered
     decode_seconds: float = 0.0  # time the decoder was busy producing chunks
     wait_seconds: float = 0.0  # time the consumer waited for a chunk
+    decoder_pid: int | None = None  # the process that decoded the last complete pass
 
     def add(self, other: "DecodeStats") -> None:
         self.frames += other.frames
         self.samples += other.samples
         self.decode_seconds += other.decode_seconds
         self.wait_seconds += other.wait_seconds
+        self.decoder_pid = other.decoder_pid if other.decoder_pid is not None else self.decoder_pid
 
 
 _END = "end"
@@ -82,29 +86,51 @@ def _timed(it: Iterator[ClipChunk]) -> Iterator[tuple[ClipChunk | None, float]]:
         yield chunk, time.perf_counter() - t0
 
 
-def _produce(clip: Clip, fpc: int, audio_s: float, put: Any, stop: Any = None) -> None:
-    """Runs in the worker: decode, time each chunk, send (kind, payload, busy seconds)."""
+def decode_items(clip: Clip, fpc: int, audio_s: float, producer_pid: int | None = None) -> Iterator[tuple]:
+    """The decoder's side of every mode: (kind, payload, busy seconds) items -- a chunk each, then
+    the end marker (new duration, warnings, the decoding process) or the error that stopped it."""
     from .stream import stream_chunks
 
     it = stream_chunks(clip, fpc, audio_s)
     try:
         for chunk, busy in _timed(it):
             if chunk is None:
-                put((_END, {"duration": clip.duration, "warnings": dict(clip.warnings)}, busy))
+                yield (_END, {"duration": clip.duration, "warnings": dict(clip.warnings),
+                              "pid": producer_pid if producer_pid is not None else os.getpid()}, busy)
                 return
-            put((_CHUNK, chunk, busy))
-            if stop is not None and stop.is_set():
-                return
-    except BaseException as exc:  # noqa: BLE001 — everything goes back to the consumer
-        try:
-            put((_ERROR, exc, 0.0))
-        except Exception:  # noqa: BLE001 — an exception that does not pickle: send its text
-            put((_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}"), 0.0))
+            yield (_CHUNK, chunk, busy)
+    except Exception as exc:  # noqa: BLE001 — everything goes back to the consumer
+        yield (_ERROR, _picklable(exc), 0.0)
     finally:
         it.close()
 
 
-def _to_wire(item: tuple) -> tuple:
+def _picklable(exc: BaseException) -> BaseException:
+    """``exc`` itself when it survives pickling (avlocate errors do), else its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _produce(clip: Clip, fpc: int, audio_s: float, put: Any, stop: Any = None) -> None:
+    """Runs in the worker (thread or process): hand every decode item to ``put``."""
+    items = decode_items(clip, fpc, audio_s)
+    try:
+        for item in items:
+            put(item)
+            if stop is not None and stop.is_set():
+                return
+    except BaseException as exc:  # noqa: BLE001 - e.g. Ctrl-C in the worker: the consumer still hears
+        put((_ERROR, _picklable(exc), 0.0))
+    finally:
+        items.close()
+
+
+def to_wire(item: tuple) -> tuple:
     """Chunks cross the process boundary as numpy arrays (plain pickled bytes over the pipe):
     torch's shared-memory tensors need the sending process alive until the receiver has mapped
     them, which a decoder that finishes and exits does not guarantee."""
@@ -114,15 +140,22 @@ def _to_wire(item: tuple) -> tuple:
     return kind, payload, busy
 
 
-def _from_wire(item: tuple) -> tuple:
+def from_wire(item: tuple) -> tuple:
     kind, payload, busy = item
     if kind == _CHUNK:
         import torch
 
         from .specs import ClipChunk
 
-        payload = ClipChunk(**{k: (torch.from_numpy(v) if hasattr(v, "dtype") else v) for k, v in payload.items()})
+        payload = ClipChunk(**{k: (torch.from_numpy(_writable(v)) if hasattr(v, "dtype") else v)
+                               for k, v in payload.items()})
     return kind, payload, busy
+
+
+def _writable(array: Any) -> Any:
+    """Ray hands numpy arrays out as read-only views of its shared object store: copy those, so a
+    consumer may change its frames in place and the store can drop the object at once."""
+    return array if array.flags.writeable else array.copy()
 
 
 def _alive(pid: int) -> bool:
@@ -143,7 +176,7 @@ def _child_main(clip: Clip, fpc: int, audio_s: float, q: Any, consumer: int) -> 
     torch.set_num_threads(1)
 
     def put(item: tuple) -> None:
-        wire = _to_wire(item)
+        wire = to_wire(item)
         while True:
             try:
                 q.put(wire, timeout=1.0)
@@ -164,6 +197,7 @@ def _inline(clip: Clip, fpc: int, audio_s: float, stats: DecodeStats) -> Iterato
             stats.decode_seconds += busy
             stats.wait_seconds += busy  # inline: the consumer waits for every bit of decoding
             if chunk is None:
+                stats.decoder_pid = os.getpid()
                 return
             _count(stats, chunk)
             yield chunk
@@ -176,7 +210,7 @@ def _count(stats: DecodeStats, chunk: ClipChunk) -> None:
     stats.samples += int(chunk.audio.shape[0])
 
 
-def _consume(clip: Clip, get: Any, stats: DecodeStats) -> Iterator[ClipChunk]:
+def consume_items(clip: Clip, get: Any, stats: DecodeStats) -> Iterator[ClipChunk]:
     while True:
         t0 = time.perf_counter()
         kind, payload, busy = get()
@@ -186,6 +220,7 @@ def _consume(clip: Clip, get: Any, stats: DecodeStats) -> Iterator[ClipChunk]:
             _count(stats, payload)
             yield payload
         elif kind == _END:
+            stats.decoder_pid = payload.get("pid")
             clip.duration = payload["duration"]
             clip.warnings.clear()
             clip.warnings.update(payload["warnings"])
@@ -210,7 +245,7 @@ def _threaded(clip: Clip, fpc: int, audio_s: float, depth: int, stats: DecodeSta
                               name="avlocate-decode")
     worker.start()
     try:
-        yield from _consume(clip, q.get, stats)
+        yield from consume_items(clip, q.get, stats)
     finally:
         stop.set()
         worker.join(timeout=5)
@@ -238,7 +273,7 @@ def _forked(clip: Clip, fpc: int, audio_s: float, depth: int, stats: DecodeStats
     def get() -> Any:
         while True:
             try:
-                return _from_wire(q.get(timeout=1.0))
+                return from_wire(q.get(timeout=1.0))
             except queue.Empty:
                 if not proc.is_alive() and q.empty():
                     from ..errors import MediaError
@@ -247,7 +282,7 @@ def _forked(clip: Clip, fpc: int, audio_s: float, depth: int, stats: DecodeStats
                                      "check that the file plays in a media player") from None
 
     try:
-        yield from _consume(clip, get, stats)
+        yield from consume_items(clip, get, stats)
     finally:
         if proc.is_alive():
             proc.kill()  # the consumer stopped early (or failed): nothing more is wanted
@@ -267,6 +302,10 @@ def counted_chunks(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float
 
         if multiprocessing.current_process().daemon or sys.platform == "win32":
             mode = "thread"  # daemonic processes may not have children; no forkserver on Windows
+    if mode == "ray":
+        from ..engines.ray_decode import ray_chunks
+
+        return ray_chunks(clip, frames_per_chunk, audio_chunk_seconds, max(1, depth), stats)
     if mode == "process":
         return _forked(clip, frames_per_chunk, audio_chunk_seconds, max(1, depth), stats)
     if mode == "thread":

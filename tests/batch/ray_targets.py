@@ -24,3 +24,24 @@ def where_it_ran(video: str, options: dict) -> dict:
 
     time.sleep(0.2)  # long enough for the videos of one call to overlap
     return {"video": video, "events": [], "pid": os.getpid(), "thread": threading.current_thread().name}
+
+
+def decoded_where(video: str, options: dict) -> dict:
+    """Decode the video as the default model asks (no model run) and say which process decoded it."""
+    from avlocate.errors import AvlocateError
+    from avlocate.features.base import media_request_for
+    from avlocate.media import open_clip
+    from avlocate.models import load_model
+
+    loaded = load_model(options.get("model"), options.get("device", "cpu"))
+    frames, samples = 0, 0
+    try:
+        vspec, aspec = media_request_for(loaded.extractor, video)
+        clip = open_clip(video, vspec, aspec)
+        for chunk in clip.chunks():
+            frames += int(chunk.frames.shape[0])
+            samples += int(chunk.audio.shape[0])
+    except AvlocateError as exc:
+        return {"video": video, "error": str(exc), "error_code": exc.exit_code}
+    return {"video": video, "events": [], "pid": os.getpid(), "decoder_pid": clip.stats.decoder_pid,
+            "frames": frames, "samples": samples, "warnings": dict(clip.warnings)}

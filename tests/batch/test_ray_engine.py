@@ -131,6 +131,96 @@ def test_videos_in_flight_per_actor_give_the_same_lines(ray_address, videos, loc
     assert len(ran) == 4 and sum(r["thread"].startswith("avlocate-video") for r in ran.values()) >= 2
 
 
+def test_videos_are_decoded_by_ray_tasks_beside_the_actors(ray_address, videos, tmp_path) -> None:
+    """--ray-decode tasks (the default): another process decodes, and delivers every frame and
+    sample that the actor's own decoding delivers (--ray-decode actor)."""
+    runs = {}
+    for decode in ("tasks", "actor"):
+        out = tmp_path / f"{decode}.jsonl"
+        summary = run_batch_ray(videos, out, OPTIONS, target="ray_targets:decoded_where", decode=decode)
+        assert (summary.succeeded, summary.failed) == (3, 1)
+        runs[decode] = _by_video(out)
+    assert runs["tasks"].keys() == runs["actor"].keys()
+    for video, by_task in runs["tasks"].items():
+        in_actor = runs["actor"][video]
+        if video.endswith("bad.mp4"):
+            assert by_task["error"] == in_actor["error"] and by_task["error_code"] == MediaError.exit_code
+            continue
+        assert by_task["frames"] > 0 and by_task["samples"] > 0
+        assert (by_task["frames"], by_task["samples"], by_task["warnings"]) == (
+            in_actor["frames"], in_actor["samples"], in_actor["warnings"]), video
+        assert by_task["decoder_pid"] not in (None, by_task["pid"]), "decoded inside the actor"
+        assert in_actor["decoder_pid"] == in_actor["pid"]
+    with pytest.raises(UsageError, match="--ray-decode"):
+        run_batch_ray(videos, tmp_path / "x.jsonl", OPTIONS, decode="elsewhere")
+
+
+@pytest.fixture()
+def ray_prefetch_specs():
+    from avlocate.media import AudioSpec, VideoSpec
+
+    return VideoSpec(fps=10, width=32, height=24), AudioSpec(16000)
+
+
+def _chunks(path, specs, mode, frames_per_chunk=7):
+    from avlocate.media import open_clip
+
+    clip = open_clip(path, *specs)
+    clip.prefetch = mode
+    return clip, list(clip.chunks(frames_per_chunk))
+
+
+def test_ray_decoding_gives_the_chunks_of_local_decoding(ray_address, videos, ray_prefetch_specs) -> None:
+    import torch
+
+    _, here = _chunks(videos / "v0.mp4", ray_prefetch_specs, "off")
+    clip, there = _chunks(videos / "v0.mp4", ray_prefetch_specs, "ray")
+    assert len(there) == len(here) > 1
+    for a, b in zip(here, there):
+        assert torch.equal(a.frames, b.frames) and torch.equal(a.audio, b.audio)
+        assert torch.equal(a.frame_times, b.frame_times)
+        assert (a.first_frame, a.first_sample) == (b.first_frame, b.first_sample)
+    there[0].frames[0, 0, 0, 0] = 7  # writable: not a view of Ray's read-only object store
+    assert clip.stats.frames == sum(c.frames.shape[0] for c in here) and clip.stats.decode_seconds > 0
+    assert clip.stats.decoder_pid not in (None, os.getpid())
+
+
+def test_ray_decoding_brings_back_truncation_and_errors(ray_address, bad_inputs, ray_prefetch_specs,
+                                                         tmp_path) -> None:
+    from avlocate.media import open_clip
+
+    clip, chunks = _chunks(bad_inputs["truncated_faststart"], ray_prefetch_specs, "ray", 5)
+    assert clip.warnings["video"].startswith("truncated at") and clip.duration < clip.info.duration
+    assert sum(c.frames.shape[0] for c in chunks) == clip.num_frames
+    messages = {}
+    for mode in ("off", "ray"):
+        path = tmp_path / f"later_{mode}.mp4"
+        make_video(path, seed=510, duration=6.0)
+        clip = open_clip(path, *ray_prefetch_specs)
+        clip.prefetch = mode
+        path.write_text("replaced by text\n")  # broken after open: the decoder meets it
+        with pytest.raises(MediaError) as info:
+            list(clip.chunks())
+        messages[mode] = str(info.value).replace(f"later_{mode}", "later")
+    assert messages["ray"] == messages["off"]
+    clip = open_clip(bad_inputs["no_audio"], *ray_prefetch_specs)
+    clip.prefetch = "ray"
+    stream = clip.chunks(2)
+    assert next(stream).frames.shape[0] == 2
+    stream.close()  # an early stop cancels the task; nothing hangs
+    assert clip.stats.frames == 2
+
+
+def test_ray_prefetch_outside_ray_is_a_usage_error(monkeypatch, ray_prefetch_specs) -> None:
+    from avlocate.media import open_clip
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    clip = open_clip(REPO / "samples" / "demo1.mp4", *ray_prefetch_specs)
+    clip.prefetch = "ray"
+    with pytest.raises(UsageError, match="inside `avlocate batch --engine ray`"):
+        next(iter(clip.chunks()))
+
+
 def test_resume_folds_shard_lines_of_an_interrupted_run(ray_address, videos, local_records, tmp_path) -> None:
     """The driver died after two videos reached a shard but not ``out``: they are not redone."""
     out = tmp_path / "out.jsonl"
@@ -198,6 +288,7 @@ def test_cli_in_a_fresh_process(where, ray_address, videos, local_records, tmp_p
     (["--engine", "spark"], "--engine 'spark'"),
     (["--address", "head:6379"], "needs --engine ray"),
     (["--engine", "ray", "--timeout", "5"], "--timeout works with --engine local only"),
+    (["--ray-decode", "actor"], "needs --engine ray"),
 ])
 def test_cli_usage_errors(args, words, tmp_path, capsys) -> None:
     rc = main(["batch", str(tmp_path), "--out", str(tmp_path / "x.jsonl"), *args])
@@ -223,12 +314,24 @@ class _FakeRay:
 
 def test_gpu_placement_rules() -> None:
     """One GPU per actor on ``cuda`` (Ray hides the other GPUs), CPU actors otherwise."""
-    assert _placement(_FakeRay(CPU=8, GPU=2), {"device": "cuda:1"}, 5, 1.0) == ({"device": "cuda"}, 2, 1.0)
-    assert _placement(_FakeRay(CPU=8, GPU=4), {"device": "auto"}, 3, 1.0) == ({"device": "cuda"}, 3, 1.0)
-    assert _placement(_FakeRay(CPU=8), {"device": "auto"}, 20, 2.0) == ({"device": "auto"}, 4, 0.0)
-    assert _placement(_FakeRay(CPU=8, GPU=2), {"device": "cpu"}, 20, 1.0) == ({"device": "cpu"}, 8, 0.0)
+    assert _placement(_FakeRay(CPU=8, GPU=2), {"device": "cuda:1"}, 5, 1.0) == ({"device": "cuda"}, 2, 1.0, 1.0)
+    assert _placement(_FakeRay(CPU=8, GPU=4), {"device": "auto"}, 3, 1.0) == ({"device": "cuda"}, 3, 1.0, 1.0)
+    assert _placement(_FakeRay(CPU=8), {"device": "auto"}, 20, 2.0) == ({"device": "auto"}, 4, 0.0, 2.0)
+    assert _placement(_FakeRay(CPU=8, GPU=2), {"device": "cpu"}, 20, 1.0) == ({"device": "cpu"}, 8, 0.0, 1.0)
     with pytest.raises(UsageError, match="no GPU"):
         _placement(_FakeRay(CPU=8), {"device": "cuda"}, 3, 1.0)
+
+
+def test_placement_leaves_cpus_for_the_decoding_tasks() -> None:
+    """Actors that took every CPU would leave their decoding tasks waiting forever."""
+    assert _placement(_FakeRay(CPU=2), {"device": "cpu"}, 5, 1.0, 0.5)[1:] == (1, 0.0, 1.0)
+    assert _placement(_FakeRay(CPU=2), {"device": "cpu"}, 5, 1.0, 1.0)[1:] == (1, 0.0, 1.0)
+    assert _placement(_FakeRay(CPU=9), {"device": "cpu"}, 20, 1.0, 0.5)[1:] == (6, 0.0, 1.0)
+    assert _placement(_FakeRay(CPU=8, GPU=4), {"device": "auto"}, 9, 1.0, 2.0)[1:] == (2, 1.0, 1.0)
+    # Smaller than one actor and its decoding (`--workers 1`): one actor, with the CPUs left.
+    assert _placement(_FakeRay(CPU=1), {"device": "cpu"}, 5, 1.0, 0.5)[1:] == (1, 0.0, 0.5)
+    with pytest.raises(UsageError, match="--ray-decode actor"):
+        _placement(_FakeRay(CPU=1), {"device": "cpu"}, 5, 1.0, 1.0)
 
 
 def test_an_address_where_nothing_listens_fails_fast() -> None:
