@@ -13,9 +13,11 @@ pass inside a model actor starts one Ray task that demuxes and decodes the file 
   with its own message and exit code.
 * **A task that dies** (a decoder crash, out of memory) becomes a MediaError for that video, not
   a crash of the model actor; it is not retried (the same file would crash it again).
-* **Resources.** Each task asks Ray for ``DECODE_CPUS`` CPUs (half a core: decoding is far cheaper
-  than the models it feeds, and waits on backpressure most of the time). The engine's placement
-  leaves that room beside every actor, or a task could wait forever behind the actors.
+* **Resources.** The model actor reserves ``DECODE_CPUS`` (half a core: decoding is far cheaper
+  than the models it feeds, and waits on backpressure most of the time) per video in flight on
+  top of its own CPUs, and its decoding tasks ask Ray for none. Tasks that asked for CPUs of their
+  own could wait forever behind actors holding every CPU, and Ray Data would count them against
+  its own budget for the actors.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def _decode_task(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float) 
 
     from ..media.prefetch import decode_items, to_wire
 
-    torch.set_num_threads(1)  # the worker's share is DECODE_CPUS: the decoder needs no torch threads
+    torch.set_num_threads(1)  # its share is DECODE_CPUS; the decoder needs no torch threads
     for item in decode_items(clip, frames_per_chunk, audio_chunk_seconds, producer_pid=os.getpid()):
         yield to_wire(item)
 
@@ -49,7 +51,7 @@ def _remote(ray: Any, depth: int) -> Any:
     key = f"depth={depth}"
     if key not in _REMOTE:
         _REMOTE[key] = ray.remote(_decode_task).options(
-            num_cpus=DECODE_CPUS,
+            num_cpus=0,  # reserved by the model actor that starts it (see ray_engine._placement)
             max_retries=0,  # a file that crashed its decoder would crash it again
             _generator_backpressure_num_objects=max(1, depth),
         )

@@ -3,17 +3,18 @@
 What it does, and why:
 
 * **Same work, same lines.** Each video goes through :func:`avlocate.batch._run_one` (the local
-  batch's function), inside a Ray Data actor that loads the model once
-  (:func:`avlocate.models.load_model` caches it per process). A video that fails becomes an error
-  line, exactly as in the local batch, and the job goes on. A video that kills its actor (a
-  decoder crash, out of memory) is retried once on a fresh actor, then recorded as an error line
-  (exit code 70) instead of aborting the whole job.
+  batch's function), inside a Ray Data actor (:mod:`avlocate.engines.ray_actor`) that loads the
+  model once (:func:`avlocate.models.load_model` caches it per process). A video that fails
+  becomes an error line, exactly as in the local batch, and the job goes on. A video that kills
+  its actor (out of memory, a native crash) is retried once on a fresh actor, then recorded as an
+  error line (exit code 70) instead of aborting the whole job; the videos that died beside it in
+  the same actor call are run again (see :func:`_stream`). A decoder crash kills only its
+  decoding task, and becomes that video's error line.
 * **Decoding on CPU workers, models on (GPU) actors** (``decode="tasks"``, the default). Every
   decoding pass an actor's extractor starts runs as a Ray task on a CPU worker, which streams the
   chunks back with backpressure (:mod:`avlocate.engines.ray_decode`): a 2-hour video is streamed,
-  never held in memory, and the actor's CPUs stay with the models. Placement leaves
-  ``ray_decode.DECODE_CPUS`` per video in flight beside every actor, so decoding tasks can always
-  start. ``decode="actor"`` decodes on a thread inside the actor instead (no object-store traffic;
+  never held in memory. Each actor reserves ``ray_decode.DECODE_CPUS`` per video in flight for
+  its decoding tasks on top of its own CPUs, so they can always start. ``decode="actor"`` decodes on a thread inside the actor instead (no object-store traffic;
   the better choice when the actors' nodes have spare cores and the network is slow).
 * **Videos in flight.** ``in_flight`` K > 1 hands each actor K videos per call; they run on
   threads sharing the actor's model, their network forwards batched together
@@ -43,19 +44,17 @@ import json
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..batch import BatchSummary, _warm_up, find_videos, record_all
-from ..errors import EXIT_INTERNAL, OutputError, UsageError
+from ..batch import BatchSummary, find_videos, record_all
+from ..errors import EXIT_INTERNAL, UsageError
 from ..hardening.jsonl import ResultsFile
-from ..hardening.worker import resolve
 from ..results import Result
+from .ray_actor import DEFAULT_TARGET, StartLog, VideoActor
 
 RAY_MISSING = "--engine ray needs Ray: pip install 'avlocate[ray]'"
-DEFAULT_TARGET = "avlocate.batch:_run_one"
 DECODE_PLACES = ("tasks", "actor")  # where videos are decoded: Ray CPU tasks, or inside the model actor
 # Settings the weights search reads (avlocate.weights.store/manager): forwarded to the actors,
 # which on a cluster do not inherit this process's environment.
@@ -79,88 +78,6 @@ def _import_ray() -> Any:
 
 def default_shards_dir(out: Path) -> Path:
     return Path(out).with_name(Path(out).name + ".shards")
-
-
-# --- the actor -------------------------------------------------------------------------------
-
-class VideoActor:
-    """A Ray Data callable class: one instance per actor, one video per batch."""
-
-    def __init__(self, options: dict, shards_dir: str, target: str, cwd: str, threads: int,
-                 in_flight: int = 1, decode: str = "tasks") -> None:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
-        from ..allocator import pin_mmap_threshold
-
-        pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
-        if decode == "tasks":
-            os.environ["AVLOCATE_PREFETCH"] = "ray"  # every Clip.chunks() pass decodes in a Ray task
-        elif os.environ.get("AVLOCATE_PREFETCH", "").strip().lower() != "off":
-            # A plain forked decoder broke inside Ray Data actors (gRPC threads; Ray 2.52): decode
-            # prefetching stays in a thread here unless the user turned it off.
-            os.environ["AVLOCATE_PREFETCH"] = "thread"
-        if os.path.isdir(cwd):
-            os.chdir(cwd)  # relative video names resolve as on the driver
-        self.options = options
-        self.function: Callable[[str, dict], dict] = resolve(target)
-        self.in_flight = max(1, in_flight)
-        self.counter = None
-        if target == DEFAULT_TARGET:
-            try:
-                _warm_up(options)
-            except Exception:  # noqa: BLE001 - a model that does not load fails each video with its
-                pass  # own error line, as in the local batch, instead of killing the actor
-        if self.in_flight > 1:  # the videos of a batch run together, their forwards batched
-            from ..batch import _share_model
-            from ..in_flight import InFlightCounter
-
-            self.counter = InFlightCounter()
-            if target == DEFAULT_TARGET:
-                _share_model(options, self.counter)
-        self.shard_path = Path(shards_dir) / f"{_safe(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-        self.shard: ResultsFile | None = None
-        self.shard_broken = False
-
-    def _write_shard(self, record: dict) -> None:
-        """Shards are a recovery aid (the driver receives every record anyway): a shard that cannot
-        be written is reported once and then left alone, never a reason to fail a video."""
-        if self.shard_broken:
-            return
-        try:
-            if self.shard is None:
-                self.shard = ResultsFile(self.shard_path)  # held (and locked) for the actor's life
-            self.shard.append(record)
-        except OutputError as exc:
-            self.shard_broken = True
-            _log.warning("avlocate: shard not written, recovery of this actor's lines is off: %s", exc)
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        paths, lines = [], []
-        for raw, record in self._records([bytes(raw) for raw in batch["path"]]):
-            self._write_shard(record)
-            paths.append(raw)
-            lines.append(json.dumps(record, ensure_ascii=True))  # ASCII: Arrow needs valid UTF-8
-        return {"path": np.array(paths, dtype=object), "record": np.array(lines, dtype=object)}
-
-    def _records(self, raws: list[bytes]) -> Iterator[tuple[bytes, dict]]:
-        if self.counter is None or len(raws) == 1:
-            for raw in raws:
-                yield raw, self.function(os.fsdecode(raw), self.options)
-            return
-        from ..in_flight import run_in_flight
-
-        def job(raw: bytes) -> dict:
-            return {"raw": raw, "record": self.function(os.fsdecode(raw), self.options)}
-
-        for done in run_in_flight(raws, job, self.in_flight, self.counter):
-            yield done["raw"], done["record"]
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "host"
 
 
 # --- shards on the driver --------------------------------------------------------------------
@@ -284,19 +201,69 @@ def _died(video: str) -> dict:
     ).to_dict()
 
 
+def _never_started(video: str) -> dict:
+    return Result.failure(
+        video,
+        f"{video}: not processed: the Ray actors died before they started any video (model loading "
+        "or worker start-up failed); run one video with `avlocate run` to see why",
+        EXIT_INTERNAL,
+    ).to_dict()
+
+
 def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: str,
             cpus_per_actor: float, in_flight: int = 1, decode: str = "tasks") -> Iterator[dict]:
-    """Records of ``todo`` as they finish; one per video, also for videos whose actor died."""
+    """Records of ``todo`` as they finish; one per video, also for videos whose actor died.
+
+    Runs in rounds, because Ray Data (2.52) hangs when the only actor of a pool is restarted, so
+    actors are never restarted here. A round runs its videos on a fresh actor pool; when an actor
+    dies its call's videos are lost. The :class:`StartLog` then tells which of the lost videos had
+    started (suspects) and which had not (innocent: queued again). A suspect that died together
+    with other videos runs alone in a later round; one that died alone twice becomes an error line.
+    """
+    start_log = ray.remote(num_cpus=0)(StartLog).remote()
+    queue, alone = list(todo), []
+    deaths: dict[str, int] = {}
+    while queue or alone:
+        videos, k = (queue, in_flight) if queue else (alone, 1)
+        queue, alone = ([], alone) if videos is queue else (queue, [])
+        done: set[str] = set()
+        for video, record in _round(ray, videos, options, shards_dir, target, cpus_per_actor, k, decode, start_log):
+            done.add(video)
+            yield record
+        lost = [v for v in videos if v not in done]
+        if not lost:
+            continue
+        started = set(ray.get(start_log.take.remote()))
+        if not done and not started & set(lost):  # no progress at all: the actors cannot work
+            for video in sorted(lost + queue + alone):
+                yield _never_started(video)
+            return
+        for video in lost:
+            if video not in started:
+                queue.append(video)
+            elif k > 1:
+                alone.append(video)  # died with others: find out alone whether it is the cause
+            else:
+                deaths[video] = deaths.get(video, 0) + 1
+                if deaths[video] >= 2:
+                    yield _died(video)
+                else:
+                    alone.append(video)  # once more, on a fresh actor (a crash may be transient)
+
+
+def _round(ray: Any, videos: list[str], options: dict, shards_dir: Path, target: str, cpus_per_actor: float,
+           in_flight: int, decode: str, start_log: Any) -> Iterator[tuple[str, dict]]:
+    """(video, record) of the videos whose actor did not die, as they finish."""
     from .ray_decode import DECODE_CPUS
 
     decode_cpus = in_flight * DECODE_CPUS if decode == "tasks" else 0.0
-    actor_options, actors, gpus, cpus_per_actor = _placement(ray, options, len(todo), cpus_per_actor, decode_cpus)
+    actor_options, actors, gpus, cpus_per_actor = _placement(ray, options, len(videos), cpus_per_actor, decode_cpus)
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
     remote_args: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
     # One video per block: a block is what an actor receives, so this balances the actors and a
-    # crash takes only its own video down. The path travels as bytes: a file name that is not
-    # valid UTF-8 (Linux allows any bytes) cannot be an Arrow string.
-    ds = ray.data.from_items([{"path": os.fsencode(v)} for v in todo], override_num_blocks=len(todo))
+    # crash takes only its own call's videos down. The path travels as bytes: a file name that is
+    # not valid UTF-8 (Linux allows any bytes) cannot be an Arrow string.
+    ds = ray.data.from_items([{"path": os.fsencode(v)} for v in videos], override_num_blocks=len(videos))
     ds = ds.map_batches(
         VideoActor,
         batch_size=in_flight,  # one video per call, or the videos an actor runs together
@@ -306,29 +273,24 @@ def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: 
                                            max_tasks_in_flight_per_actor=1),
         fn_constructor_kwargs={"options": actor_options, "shards_dir": str(shards_dir), "target": target,
                                "cwd": os.getcwd(), "threads": max(1, round(cpus_per_actor)), "in_flight": in_flight,
-                               "decode": decode},
-        num_cpus=cpus_per_actor,
+                               "decode": decode, "start_log": start_log},
+        num_cpus=cpus_per_actor + decode_cpus,  # the actor holds its decoding tasks' CPUs too
         num_gpus=gpus,
-        # Ray Data's defaults retry forever: a video that crashes its actor would never end the job.
-        max_restarts=-1,
-        max_task_retries=1,
+        # No restarts, no retries: a dead actor's videos come back to _stream, which decides.
+        max_restarts=0,
+        max_task_retries=0,
         **remote_args,
     )
-    ds.context.max_errored_blocks = -1  # a lost video becomes an error line below, not an abort
+    ds.context.max_errored_blocks = -1  # a lost video is handled by _stream, not an abort
     ds.context.enable_progress_bars = False  # the CLI draws its own
-    pending = set(todo)
     rows = ds.iter_rows()
     try:
         for row in rows:
-            video = os.fsdecode(bytes(row["path"]))
-            pending.discard(video)
-            yield json.loads(row["record"])
+            yield os.fsdecode(bytes(row["path"])), json.loads(row["record"])
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-    for video in sorted(pending):
-        yield _died(video)
 
 
 def run_batch_ray(
