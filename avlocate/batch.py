@@ -167,8 +167,10 @@ def run_batch(
     With ``timeout`` (seconds per video), several ``workers`` or several devices (``options["device"]``
     = "cuda:0,cuda:1": worker i uses device i mod n), videos run in supervised worker processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
     line (exit code 9 / 70) and the batch goes on. Otherwise they run in this process, which is
-    the fastest for short batches; there ``in_flight`` > 1 processes that many videos at a time
-    on threads sharing one model, their network forwards batched together (:mod:`avlocate.in_flight`).
+    the fastest for short batches. ``in_flight`` > 1 processes that many videos at a time (per
+    worker process, or in this process) on threads sharing one model, their network forwards
+    batched together (:mod:`avlocate.in_flight`); with a ``timeout`` each video's limit runs
+    from the moment its worker gets it.
     ``target`` ("module:function", called as
     ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
     """
@@ -177,24 +179,24 @@ def run_batch(
     devices = split_devices(options.get("device"))
     if in_flight < 1:
         raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
-    if in_flight > 1 and (timeout is not None or workers > 1 or len(devices) > 1):
-        raise UsageError("--videos-in-flight runs its videos as threads of this process: it cannot be combined "
-                         "with --timeout, --workers or several devices")
     if len(devices) > 1:  # one worker process per device at least, each loading its model there
         workers = max(workers, len(devices))
     videos = find_videos(folder)
     with ResultsFile(out, overwrite=overwrite) as results:
         todo = [str(v) for v in videos if str(v) not in results.done]
         summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
-        if in_flight > 1:
-            records: Iterator[dict] = _in_flight_records(todo, options, target, in_flight)
-        elif timeout is None and workers <= 1 and len(devices) == 1:
-            function = resolve(target)
-            records = (function(v, options) for v in todo)
+        records: Iterator[dict]
+        if timeout is None and workers <= 1 and len(devices) == 1:  # in this process
+            if in_flight > 1:
+                records = _in_flight_records(todo, options, target, in_flight)
+            else:
+                function = resolve(target)
+                records = (function(v, options) for v in todo)
         else:
             supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=timeout,
                                     warmup="avlocate.batch:_warm_up" if target == "avlocate.batch:_run_one" else None,
-                                    env=env, per_worker=[{"device": d} for d in devices])
+                                    env=env, per_worker=[{"device": d} for d in devices], in_flight=in_flight,
+                                    share="avlocate.batch:_share_model" if target == "avlocate.batch:_run_one" else None)
             records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
         try:
             record_all(records, results, summary, on_done)

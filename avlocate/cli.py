@@ -171,8 +171,8 @@ def batch(
         None, "--address", metavar="ADDR", help="Ray cluster to run on (HEAD:6379); only with --engine ray."),
     videos_in_flight: int = typer.Option(
         1, "--videos-in-flight", min=1, metavar="K",
-        help="Process K videos at a time in one process (with ray: in each actor), their network forwards "
-             "batched together (larger batches on a GPU). Local engine: not with --workers/--timeout."),
+        help="Process K videos at a time in each process (each worker, each Ray actor), their network "
+             "forwards batched together (larger batches on a GPU)."),
     ray_decode: str = typer.Option(
         "tasks", "--ray-decode",
         help="With --engine ray: where videos are decoded. tasks: Ray tasks on CPU workers stream the frames to "

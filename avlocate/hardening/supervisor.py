@@ -7,7 +7,12 @@ SIGKILLed and replaced, one that dies is replaced, and either way its video beco
 record and the batch goes on.
 
 Jobs are handed out one at a time per worker, so with one worker the results come back in input
-order; with several they come back as they finish.
+order; with several they come back as they finish. With ``in_flight`` K > 1 a worker holds up to K
+jobs at once (threads sharing its model, :mod:`avlocate.in_flight`), each with its own deadline
+from the moment it was handed over. When one of them times out the worker is killed: that video
+becomes an error record and the others are handed out again. When a worker holding several jobs
+dies, the culprit is unknown: each of them runs again alone (a "suspect" gets a worker to itself),
+and only one that kills its worker alone becomes an error record.
 """
 from __future__ import annotations
 
@@ -38,9 +43,15 @@ class _Slot:
     proc: subprocess.Popen | None = None
     fd: int = -1
     buffer: bytearray = field(default_factory=bytearray)
-    state: str = "dead"  # dead | starting | idle | busy
-    video: str | None = None
-    deadline: float = float("inf")
+    state: str = "dead"  # dead | starting | ready
+    jobs: dict[str, float] = field(default_factory=dict)  # video -> its deadline
+    alone: bool = False  # runs a suspect, which gets the worker to itself
+    deadline: float = float("inf")  # of the start-up
+
+    def next_deadline(self) -> float:
+        if self.state == "starting":
+            return self.deadline
+        return min(self.jobs.values(), default=float("inf"))
 
 
 @dataclass
@@ -57,10 +68,14 @@ class Supervisor:
 
     def __init__(self, target: str, options: dict, workers: int = 1, timeout: float | None = None,
                  warmup: str | None = None, env: dict[str, str] | None = None,
-                 per_worker: list[dict] | None = None) -> None:
-        """``per_worker[i % len]`` overrides options for worker i (e.g. its own GPU)."""
+                 per_worker: list[dict] | None = None, in_flight: int = 1, share: str | None = None) -> None:
+        """``per_worker[i % len]`` overrides options for worker i (e.g. its own GPU); ``in_flight``
+        jobs per worker at once, ``share`` ("module:function") wraps their model's networks."""
         self.config = {"target": target, "warmup": warmup, "options": options,
-                       "threads": 1 if workers > 1 else None}
+                       "threads": 1 if workers > 1 else None, "in_flight": max(1, in_flight), "share": share}
+        self.in_flight = max(1, in_flight)
+        self.pending: deque[str] = deque()
+        self.suspects: deque[str] = deque()
         self.per_worker = per_worker or [{}]
         self.timeout = timeout
         self.slots = [_Slot() for _ in range(max(1, workers))]
@@ -78,7 +93,7 @@ class Supervisor:
             )
         finally:
             os.close(write_fd)
-        slot.fd, slot.buffer, slot.state, slot.video = read_fd, bytearray(), "starting", None
+        slot.fd, slot.buffer, slot.state, slot.jobs, slot.alone = read_fd, bytearray(), "starting", {}, False
         slot.deadline = time.monotonic() + STARTUP_LIMIT
         self.selector.register(read_fd, selectors.EVENT_READ, slot)
         own = self.per_worker[self.slots.index(slot) % len(self.per_worker)]
@@ -99,7 +114,7 @@ class Supervisor:
         if slot.fd >= 0:
             self.selector.unregister(slot.fd)
             os.close(slot.fd)
-        slot.fd, slot.state, slot.proc = -1, "dead", None
+        slot.fd, slot.state, slot.proc, slot.jobs, slot.alone = -1, "dead", None, {}, False
         if proc is None:
             return "not running"
         if kill and proc.poll() is None:
@@ -125,30 +140,42 @@ class Supervisor:
         for slot in self.slots:
             if slot.proc is not None:
                 # Idle workers end on stdin EOF; busy ones (an interrupted batch) are killed.
-                self._stop(slot, kill=slot.state != "idle")
+                self._stop(slot, kill=slot.state != "ready" or bool(slot.jobs))
         self.selector.close()
 
     # -- scheduling ----------------------------------------------------------------------------
     def run(self, videos: list[str], make_failure: Callable[[JobFailure], dict]) -> Iterator[dict]:
-        """Records of ``videos`` as they finish (input order with one worker)."""
-        pending = deque(videos)
+        """Records of ``videos`` as they finish (input order with one worker, one job at a time)."""
+        self.pending, self.suspects = deque(videos), deque()
         try:
-            while pending or any(s.state == "busy" for s in self.slots):
+            while self.pending or self.suspects or any(s.jobs for s in self.slots):
                 for slot in self.slots:
-                    if pending and slot.state == "dead":
+                    if (self.pending or self.suspects) and slot.state == "dead":
                         self._start(slot)
-                    if pending and slot.state == "idle":
-                        video = pending.popleft()
-                        slot.state, slot.video = "busy", video
-                        slot.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
-                        self._send(slot, {"video": video})
+                    if slot.state == "ready":
+                        self._fill(slot)
                 yield from self._wait(make_failure)
         finally:
             self.close()
 
+    def _fill(self, slot: _Slot) -> None:
+        if slot.alone:
+            return
+        if self.suspects:  # suspects first; busy workers take nothing new until one is free for them
+            if not slot.jobs:
+                slot.alone = True
+                self._hand(slot, self.suspects.popleft())
+            return
+        while self.pending and len(slot.jobs) < self.in_flight:
+            self._hand(slot, self.pending.popleft())
+
+    def _hand(self, slot: _Slot, video: str) -> None:
+        slot.jobs[video] = time.monotonic() + self.timeout if self.timeout else float("inf")
+        self._send(slot, {"video": video})
+
     def _wait(self, make_failure: Callable[[JobFailure], dict]) -> Iterator[dict]:
         now = time.monotonic()
-        next_deadline = min((s.deadline for s in self.slots if s.state in ("busy", "starting")), default=float("inf"))
+        next_deadline = min((s.next_deadline() for s in self.slots), default=float("inf"))
         wait = None if next_deadline == float("inf") else max(0.0, next_deadline - now)
         for key, _ in self.selector.select(wait):
             slot: _Slot = key.data
@@ -162,25 +189,31 @@ class Supervisor:
                 slot.buffer = bytearray(rest)
                 message = json.loads(line)
                 if message.get("ready"):
-                    slot.state, slot.deadline = "idle", float("inf")
-                elif "result" in message and slot.state == "busy":
-                    slot.state, slot.video, slot.deadline = "idle", None, float("inf")
+                    slot.state, slot.deadline = "ready", float("inf")
+                elif "result" in message and message.get("job") in slot.jobs:
+                    del slot.jobs[message["job"]]
+                    slot.alone = slot.alone and bool(slot.jobs)
                     yield message["result"]
         now = time.monotonic()
         for slot in self.slots:
-            if slot.state == "busy" and now >= slot.deadline:
-                video = slot.video
+            late = [v for v, deadline in slot.jobs.items() if now >= deadline]
+            if late:
+                others = [v for v in slot.jobs if v not in late]
                 self._stop(slot, kill=True)
-                yield make_failure(JobFailure(video, "timeout", f"no result within {self.timeout:g} s"))
+                self.pending.extendleft(reversed(others))  # innocent: handed out again first
+                for video in late:
+                    yield make_failure(JobFailure(video, "timeout", f"no result within {self.timeout:g} s"))
             elif slot.state == "starting" and now >= slot.deadline:
                 self._stop(slot, kill=True)
                 raise WorkerStartupError(f"a batch worker process was not ready after {STARTUP_LIMIT:g} s")
 
     def _died(self, slot: _Slot, make_failure: Callable[[JobFailure], dict]) -> Iterator[dict]:
-        state, video = slot.state, slot.video
+        state, jobs = slot.state, list(slot.jobs)
         how = self._stop(slot, kill=True)
         if state == "starting":
             raise WorkerStartupError(f"a batch worker process ended before it was ready ({how}); "
                                      "run with --debug or without --timeout/--workers to see why")
-        if state == "busy" and video is not None:
-            yield make_failure(JobFailure(video, "crash", how))
+        if len(jobs) == 1:
+            yield make_failure(JobFailure(jobs[0], "crash", how))
+        else:  # several videos were running: each runs again alone to find the one that crashes
+            self.suspects.extend(jobs)

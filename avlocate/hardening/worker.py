@@ -4,9 +4,12 @@ Started by :mod:`avlocate.hardening.supervisor` as ``python -m avlocate.hardenin
 Protocol (one JSON object per line):
 
 * stdin, first line: ``{"target": "module:function", "warmup": "module:function" | null,
-  "options": {...}, "threads": int | null}``; then one ``{"video": path}`` per job.
+  "options": {...}, "threads": int | null, "in_flight": int, "share": "module:function" | null}``;
+  then one ``{"video": path}`` per job.
 * FD: ``{"ready": true}`` once imports and warm-up are done (so a time limit never counts the
-  start-up), then ``{"result": record}`` per job, in order.
+  start-up), then ``{"result": record, "job": path}`` per job: in order with ``in_flight`` 1;
+  with ``in_flight`` K > 1 up to K jobs run at once on threads sharing the model (``share``
+  wraps its networks, see :mod:`avlocate.in_flight`) and results come as they finish.
 
 Stdout is redirected to stderr: a library that prints must not corrupt the protocol. The worker
 ignores Ctrl-C (the supervisor decides when it ends) and dies with its parent, so a SIGKILLed
@@ -65,14 +68,54 @@ def main(argv: list[str]) -> int:
             resolve(config["warmup"])(options)
         except Exception:  # noqa: BLE001 - the first job reports the same problem as its error line
             pass
+    in_flight = max(1, int(config.get("in_flight") or 1))
+    run = _threaded_jobs(target, options, in_flight, config.get("share"), channel) if in_flight > 1 else None
     channel.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
+        if run is not None:
+            run(job["video"])
+            continue
         record = target(job["video"], options)
-        channel.write(json.dumps({"result": record}) + "\n")  # ASCII escapes: names that are not UTF-8 survive
+        _send(channel, record, job["video"])
     return 0
+
+
+def _send(channel: Any, record: dict, video: str) -> None:
+    # ASCII escapes: names that are not UTF-8 survive
+    channel.write(json.dumps({"result": record, "job": video}) + "\n")
+
+
+def _threaded_jobs(target: Callable[..., Any], options: dict, in_flight: int, share: str | None,
+                   channel: Any) -> Callable[[str], None]:
+    """A function that starts one job on the worker's in-flight threads (the supervisor never
+    sends more than ``in_flight`` at once). A job that raises ends the worker, as it does without
+    threads, so that the supervisor reports it instead of waiting for a result that never comes."""
+    import threading
+    import traceback
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..in_flight import InFlightCounter
+
+    counter = InFlightCounter()
+    if share:
+        resolve(share)(options, counter)
+    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="avlocate-video")
+    lock = threading.Lock()
+
+    def job(video: str) -> None:
+        try:
+            with counter:
+                record = target(video, options)
+            with lock:
+                _send(channel, record, video)
+        except BaseException:  # noqa: BLE001
+            traceback.print_exc()
+            os._exit(70)
+
+    return lambda video: pool.submit(job, video) and None
 
 
 if __name__ == "__main__":

@@ -95,5 +95,9 @@ def test_batch_with_videos_in_flight_matches_one_at_a_time(cli, repo_root, tmp_p
         return {Path(r["video"]).name: r["events"] for r in lines}
 
     assert events(one) == events(many) and len(events(many)) == 2
-    bad = cli("batch", folder, "--out", tmp_path / "x.jsonl", "--videos-in-flight", "2", "--workers", "2")
+    # In a supervised worker process (--timeout), the two videos sharing its model: same events.
+    worker = tmp_path / "worker.jsonl"
+    assert cli("batch", folder, "--out", worker, "--quiet", "--videos-in-flight", "2", "--timeout", "300").code == 0
+    assert events(worker) == events(one)
+    bad = cli("batch", folder, "--out", tmp_path / "x.jsonl", "--videos-in-flight", "0")
     assert bad.code != 0 and "--videos-in-flight" in bad.err

@@ -198,15 +198,18 @@ def test_invalid_line_in_the_middle_is_refused_not_dropped(tmp_path):
 
 
 TARGETS = '''
-import os, signal, time
+import os, signal, threading, time
 
 def run(video, options):
     name = os.path.basename(video)
     if "hang" in name:
         time.sleep(3600)
     if "segv" in name:
+        time.sleep(float(options.get("segv_after", 0)))
         os.kill(os.getpid(), signal.SIGSEGV)
-    return {"video": video, "duration": 1.0, "events": [], "pid": os.getpid()}
+    time.sleep(float(options.get("work", 0)))
+    return {"video": video, "duration": 1.0, "events": [], "pid": os.getpid(),
+            "thread": threading.current_thread().name}
 '''
 
 
@@ -250,6 +253,32 @@ def test_worker_is_reused_and_several_workers_share_the_work(fake_jobs, tmp_path
     run_batch(folder, out, {}, workers=2, target="fake_target:run", env=env)
     records = _valid_lines(out)
     assert len(records) == 7 == len({r["video"] for r in records})
+
+
+def test_videos_in_flight_in_workers_lose_only_the_guilty_video(fake_jobs, tmp_path):
+    """Two videos per worker at once: a hang times out alone and its partner is handed out again;
+    a segfault takes its partner down, and both run again alone, so only the guilty one is an
+    error line."""
+    folder, env = fake_jobs
+    out = tmp_path / "r.jsonl"
+    # "work" keeps each good video busy long enough to be in flight beside the hang or the crash.
+    summary = run_batch(folder, out, {"work": 0.5, "segv_after": 0.2}, timeout=3.0, target="fake_target:run",
+                        env=env, in_flight=2)
+    records = {Path(r["video"]).name: r for r in _valid_lines(out)}
+    assert sorted(records) == ["a.mp4", "b_hang.mp4", "c.mp4", "d_segv.mp4", "e.mp4"]
+    assert records["b_hang.mp4"]["error_code"] == TimeoutError_.exit_code
+    assert records["d_segv.mp4"]["error_code"] == EXIT_INTERNAL and "SIGSEGV" in records["d_segv.mp4"]["error"]
+    assert all("error" not in records[n] for n in ("a.mp4", "c.mp4", "e.mp4"))
+    assert any(records[n]["thread"].startswith("avlocate-video") for n in ("a.mp4", "c.mp4", "e.mp4"))
+    assert (summary.succeeded, summary.failed) == (3, 2)
+
+    out = tmp_path / "two.jsonl"  # two workers, two videos each, no time limit
+    for name in ("b_hang.mp4", "d_segv.mp4"):
+        (folder / name).unlink()
+    summary = run_batch(folder, out, {"work": 0.3}, workers=2, target="fake_target:run", env=env, in_flight=2)
+    records = _valid_lines(out)
+    assert sorted(Path(r["video"]).name for r in records) == ["a.mp4", "c.mp4", "e.mp4"]
+    assert (summary.succeeded, summary.failed) == (3, 0)
 
 
 def test_timeout_must_be_positive(cli, four_videos, tmp_path):
