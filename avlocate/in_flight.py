@@ -4,8 +4,7 @@
 Decoding (PyAV) and the tensor ops release the GIL, so the threads overlap; each network of the
 extractor is wrapped once in a :class:`avlocate.coalesce.CoalescedModule`, so forwards requested
 by different videos at the same moment run as one batch (see :mod:`avlocate.coalesce`). What is
-not shared: the dense head (one call per video, sequences of different lengths) and, for
-clip-clap, CLAP (laion_clap's audio entry point takes per-window dicts).
+not shared: the dense head (one call per video, sequences of different lengths).
 """
 from __future__ import annotations
 

@@ -148,6 +148,16 @@ def test_segment_i_is_the_centre_frame_and_the_samples_of_second_i(extractor, vi
     assert torch.allclose(feats.audio, want_a, atol=1e-5)
 
 
+def test_batch_first_audio_tower_equals_laion_clap_get_audio_embedding(extractor, video):
+    """avlocate runs CLAP's audio side through ClapAudioTower (shareable across videos); it must
+    give what laion_clap's own get_audio_embedding gives on the same per-window dicts."""
+    wave = open_clip(video, None, AudioSpec(48_000)).read_all()[1]
+    windows = [wave[i * 48_000:(i + 1) * 48_000] for i in range(3)]
+    with torch.inference_mode():
+        want = extractor.clap.model.get_audio_embedding([extractor.clap._prepare(w) for w in windows])
+    torch.testing.assert_close(extractor.clap.encode_audio(windows), want.float(), atol=1e-6, rtol=1e-6)
+
+
 def test_label_text_embeddings(extractor):
     out = extractor.label_text(["dog", "car horn", "church bell", "background"])
     assert out.classes == ("dog", "car horn", "church bell")
@@ -260,16 +270,17 @@ def test_features_and_label_texts_feed_the_avsgn_head(extractor, tmp_path):
     assert probs.shape == (1, 10, 4) and torch.isfinite(probs).all()
 
 
-def test_videos_in_flight_share_the_clip_image_tower(home, extractor, video):
-    """Cross-video batching (batch --videos-in-flight): CLIP's image tower is shared through a
-    coalescer, the features are those of one video at a time, and the tower stays readable."""
+def test_videos_in_flight_share_the_clip_image_and_clap_audio_towers(home, extractor, video):
+    """Cross-video batching (batch --videos-in-flight): CLIP's image tower and CLAP's audio tower
+    are shared through coalescers, the features are those of one video at a time, and the
+    towers stay readable."""
     from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
 
     want = extractor.extract(open_clip(video, *extractor.media_request()))
     shared_ex = ClipClapExtractor(ClipClapConfig(clip_arch=TINY_CLIP, clip_tag="test", clap_tag="test", device="cpu"))
     counter = InFlightCounter()
     shared = share_extractor(shared_ex, counter, max_wait_s=2.0, min_wait_s=2.0)
-    assert set(shared) == {"clip-visual"}
+    assert set(shared) == {"clip-visual", "clap-audio"}
     assert shared_ex.clip._input_size() == extractor.clip._input_size()  # attributes read through the wrapper
     records = list(run_in_flight(["a", "b", "c"], lambda name: {
         "video": name, "features": shared_ex.extract(open_clip(video, *shared_ex.media_request()))}, 3, counter))
@@ -278,3 +289,5 @@ def test_videos_in_flight_share_the_clip_image_tower(home, extractor, video):
         torch.testing.assert_close(r["features"].audio, want.audio, atol=1e-5, rtol=1e-5)
     co = shared["clip-visual"]
     assert co.rows == 3 * want.num_snippets and co.calls < 3  # three videos' frames, fewer forwards
+    co = shared["clap-audio"]
+    assert co.rows == 3 * want.num_snippets and co.calls < 3  # three videos' windows, fewer forwards

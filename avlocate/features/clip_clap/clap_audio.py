@@ -129,6 +129,26 @@ def text_config_from_state(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     return cfg
 
 
+_AUDIO_KEYS = ("waveform", "longer", "mel_fusion")  # what get_audio_features puts in a window's dict
+
+
+class ClapAudioTower(torch.nn.Module):
+    """CLAP's audio embedding as a batch-first module: ``forward(waveform, longer[, mel_fusion])``
+    with the per-window dict entries stacked along dim 0. It runs what laion_clap's
+    ``get_audio_embedding`` runs on a list of dicts (stack, audio branch, projection, L2 norm), so
+    a coalescer can batch windows of several videos into one forward (``--videos-in-flight``)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *stacked: torch.Tensor) -> torch.Tensor:
+        inputs = dict(zip(_AUDIO_KEYS, stacked))
+        device = next(self.model.parameters()).device
+        embeds = self.model.encode_audio({k: v.to(device) for k, v in inputs.items()}, device=device)["embedding"]
+        return torch.nn.functional.normalize(self.model.audio_projection(embeds), dim=-1)
+
+
 class ClapEncoder:
     """Audio and text embeddings of one LAION-CLAP model (eval mode, no gradients)."""
 
@@ -146,6 +166,7 @@ class ClapEncoder:
         self.tokenizer_dir = tokenizer_dir
         self.quantize = quantize
         self._tokenizer = None
+        self.audio_tower: torch.nn.Module = ClapAudioTower(self.model)  # replaced by a coalescer to share it
 
     @classmethod
     def build(cls, weights: str | Path | Mapping[str, torch.Tensor] | None, amodel: str = "HTSAT-tiny",
@@ -195,7 +216,11 @@ class ClapEncoder:
         with torch.inference_mode():
             for start in range(0, len(items), batch_size):
                 batch = [self._prepare(w) for w in items[start:start + batch_size]]
-                out.append(self.model.get_audio_embedding(batch).float().cpu())
+                keys = [k for k in _AUDIO_KEYS if k in batch[0]]
+                if set(batch[0]) != set(keys) or keys[:2] != ["waveform", "longer"]:
+                    raise RuntimeError(f"laion_clap window keys {sorted(batch[0])} are not the expected {_AUDIO_KEYS}")
+                stacked = [torch.stack([item[k] for item in batch]) for k in keys]
+                out.append(self.audio_tower(*stacked).float().cpu())
         return torch.cat(out) if out else torch.zeros(0, EMBED_DIM)
 
     # -- text -------------------------------------------------------------------------------------

@@ -164,11 +164,12 @@ class ClipClapExtractor(Extractor):
         return VideoSpec(fps=self.frame_fps, shorter_side=self.config.decode_shorter_side), AudioSpec(48_000)
 
     def share_forwards(self, wrap):  # noqa: ANN001, ANN201 — see Extractor.share_forwards
-        # CLIP's image tower takes batch-first pixels. CLAP is not shared: laion_clap's audio
-        # entry point takes a list of per-window dicts, not one tensor.
+        # CLIP's image tower takes batch-first pixels; CLAP's audio tower is the batch-first
+        # ClapAudioTower (laion_clap's own entry point takes a list of per-window dicts).
         model = self.clip.model
         model.visual = wrap("clip-visual", model.visual)
-        self.clap  # noqa: B018 — built now, so that threads never race to build it
+        clap = self.clap  # built now, so that threads never race to build it
+        clap.audio_tower = wrap("clap-audio", clap.audio_tower)
 
     # -- extraction -------------------------------------------------------------------------------
     def extract(self, clip) -> Features:  # noqa: ANN001
