@@ -192,22 +192,15 @@ def _placement(ray: Any, options: dict, todo: int, cpus_per_actor: float,
     return options, max(1, min(todo, slots)), 0.0, cpus_per_actor
 
 
-def _died(video: str) -> dict:
-    return Result.failure(
-        video,
-        f"{video}: the Ray worker died while processing it, twice; the file may crash the decoder "
-        "or need more memory than a worker has, check that it plays in a media player",
-        EXIT_INTERNAL,
-    ).to_dict()
+def _lost(video: str, why: str) -> dict:
+    """The error line of a video that produced no record of its own (exit code 70)."""
+    return Result.failure(video, f"{video}: {why}", EXIT_INTERNAL).to_dict()
 
 
-def _never_started(video: str) -> dict:
-    return Result.failure(
-        video,
-        f"{video}: not processed: the Ray actors died before they started any video (model loading "
-        "or worker start-up failed); run one video with `avlocate run` to see why",
-        EXIT_INTERNAL,
-    ).to_dict()
+DIED = ("the Ray worker died while processing it, twice; the file may crash the decoder or need more "
+        "memory than a worker has, check that it plays in a media player")
+NEVER_STARTED = ("not processed: the Ray actors died before they started any video (model loading or worker "
+                 "start-up failed); run one video with `avlocate run` to see why")
 
 
 def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: str,
@@ -236,7 +229,7 @@ def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: 
         started = set(ray.get(start_log.take.remote()))
         if not done and not started & set(lost):  # no progress at all: the actors cannot work
             for video in sorted(lost + queue + alone):
-                yield _never_started(video)
+                yield _lost(video, NEVER_STARTED)
             return
         for video in lost:
             if video not in started:
@@ -246,7 +239,7 @@ def _stream(ray: Any, todo: list[str], options: dict, shards_dir: Path, target: 
             else:
                 deaths[video] = deaths.get(video, 0) + 1
                 if deaths[video] >= 2:
-                    yield _died(video)
+                    yield _lost(video, DIED)
                 else:
                     alone.append(video)  # once more, on a fresh actor (a crash may be transient)
 
