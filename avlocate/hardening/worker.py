@@ -115,7 +115,10 @@ def _threaded_jobs(target: Callable[..., Any], options: dict, in_flight: int, sh
             traceback.print_exc()
             os._exit(70)
 
-    return lambda video: pool.submit(job, video) and None
+    def start(video: str) -> None:
+        pool.submit(job, video)
+
+    return start
 
 
 if __name__ == "__main__":

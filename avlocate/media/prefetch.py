@@ -100,7 +100,7 @@ def decode_items(clip: Clip, fpc: int, audio_s: float, producer_pid: int | None 
                 return
             yield (_CHUNK, chunk, busy)
     except Exception as exc:  # noqa: BLE001 — everything goes back to the consumer
-        yield (_ERROR, _picklable(exc), 0.0)
+        yield (_ERROR, exc, 0.0)
     finally:
         it.close()
 
@@ -125,7 +125,7 @@ def _produce(clip: Clip, fpc: int, audio_s: float, put: Any, stop: Any = None) -
             if stop is not None and stop.is_set():
                 return
     except BaseException as exc:  # noqa: BLE001 - e.g. Ctrl-C in the worker: the consumer still hears
-        put((_ERROR, _picklable(exc), 0.0))
+        put((_ERROR, exc, 0.0))
     finally:
         items.close()
 
@@ -137,6 +137,8 @@ def to_wire(item: tuple) -> tuple:
     kind, payload, busy = item
     if kind == _CHUNK:
         payload = {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in vars(payload).items()}
+    elif kind == _ERROR:
+        payload = _picklable(payload)  # only what crosses a process boundary must pickle
     return kind, payload, busy
 
 
