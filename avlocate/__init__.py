@@ -9,7 +9,7 @@ from .results import Event, Result  # noqa: E402
 
 def locate(video: str, model: str | None = None, **options):  # noqa: ANN201
     """Events of one video: ``avlocate.locate("clip.mp4", model="esgnet-demo")`` -> :class:`Result`."""
-    from .pipeline import locate as _locate
+    from .pipeline.video import locate as _locate
 
     return _locate(video, model=model, **options)
 

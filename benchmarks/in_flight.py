@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _run(args: argparse.Namespace, work: Path) -> dict:
     from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
-    from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
+    from avlocate.runners.in_flight import InFlightCounter, run_in_flight, share_extractor
     work.mkdir(parents=True, exist_ok=True)
     videos = []
     for i in range(args.videos):

@@ -48,7 +48,7 @@ def best_of(fn, repeat: int) -> float:  # noqa: ANN001
 
 def main() -> None:
     import avlocate
-    from avlocate.models import load_model
+    from avlocate.pipeline.models import load_model
 
     ap = argparse.ArgumentParser()
     ap.add_argument("video", nargs="?", default=str(Path(__file__).resolve().parents[1] / "samples" / "demo1.mp4"))

@@ -30,7 +30,7 @@ def _events(path: Path) -> dict[str, list]:
 def main(argv: list[str] | None = None) -> dict:
     import ray
 
-    from avlocate.engines.ray_engine import run_batch_ray
+    from avlocate.runners.ray.engine import run_batch_ray
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=int, default=4)

@@ -6,7 +6,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from PIL import Image
 from avlocate.results import Event, Result
-from avlocate.report import write_html
+from avlocate.outputs.report import write_html
 
 repo = Path(sys.argv[1]); out = Path(sys.argv[2]); work = Path(sys.argv[3])
 truth = json.loads((repo / "samples/demo1.json").read_text())

@@ -82,7 +82,7 @@ class Extractor(ABC):
     def share_forwards(self, wrap: Callable[[str, torch.nn.Module], torch.nn.Module]) -> None:
         """Replace each batch-first network this extractor calls by ``wrap(name, network)``.
 
-        Used to batch across videos (:mod:`avlocate.coalesce`); the networks are built here if
+        Used to batch across videos (:mod:`avlocate.runners.coalesce`); the networks are built here if
         they were not yet, so that threads never race to build them. Extractors without networks
         keep this default (nothing to share).
         """

@@ -27,7 +27,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,19 +36,32 @@ if TYPE_CHECKING:
     from .specs import ClipChunk
 
 MODES = ("process", "thread", "off")  # the modes of one machine
-# "ray": a Ray task on a CPU worker decodes (engines/ray_decode.py), set inside `batch --engine ray`.
-KNOWN_MODES = MODES + ("ray",)
 DEFAULT_DEPTH = 4
+
+#: Decoding modes added by the layers above (a runner that decodes elsewhere, e.g. "ray": a Ray
+#: task on a CPU worker, registered by avlocate.runners.ray.decode). The media layer never imports
+#: a runner; the runner registers its producer here: fn(clip, frames_per_chunk,
+#: audio_chunk_seconds, depth, stats) -> iterator of chunks.
+_REGISTERED_MODES: dict[str, Callable[..., Iterator[ClipChunk]]] = {}
+
+
+def register_decode_mode(name: str, chunks: Callable[..., Iterator[ClipChunk]]) -> None:
+    """Let ``AVLOCATE_PREFETCH=name`` decode through ``chunks`` (called by the runner that owns it)."""
+    _REGISTERED_MODES[name] = chunks
+
+
+def known_modes() -> tuple[str, ...]:
+    return MODES + tuple(sorted(_REGISTERED_MODES))
 
 
 def default_mode() -> str:
     """``$AVLOCATE_PREFETCH`` when set, else a thread."""
     mode = os.environ.get("AVLOCATE_PREFETCH", "").strip().lower()
     if mode:
-        if mode not in KNOWN_MODES:
+        if mode not in known_modes():
             from ..errors import UsageError
 
-            raise UsageError(f"AVLOCATE_PREFETCH={mode!r}: use one of {', '.join(KNOWN_MODES)}")
+            raise UsageError(f"AVLOCATE_PREFETCH={mode!r}: use one of {', '.join(known_modes())}")
         return mode
     return "thread"
 
@@ -304,10 +317,12 @@ def counted_chunks(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float
 
         if multiprocessing.current_process().daemon or sys.platform == "win32":
             mode = "thread"  # daemonic processes may not have children; no forkserver on Windows
-    if mode == "ray":
-        from ..engines.ray_decode import ray_chunks
+    if mode not in known_modes():
+        from ..errors import UsageError
 
-        return ray_chunks(clip, frames_per_chunk, audio_chunk_seconds, max(1, depth), stats)
+        raise UsageError(f"prefetch mode {mode!r}: use one of {', '.join(known_modes())}")
+    if mode in _REGISTERED_MODES:
+        return _REGISTERED_MODES[mode](clip, frames_per_chunk, audio_chunk_seconds, max(1, depth), stats)
     if mode == "process":
         return _forked(clip, frames_per_chunk, audio_chunk_seconds, max(1, depth), stats)
     if mode == "thread":

@@ -45,7 +45,7 @@ class Evaluation:
 
 def load_dense_model(model: str) -> tuple[nn.Module, object]:
     """Head + card of a dense model (a card path or an installed name), weights verified."""
-    from ..models import _build
+    from ..pipeline.models import _build
     from ..registry import HEADS
     from ..weights.store import load_card, load_state_dict
 

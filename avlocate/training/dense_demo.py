@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..datasets.unav import Item
-from ..evaluation import match_events
+from ..metrics.evaluation import match_events
 from .dense import build_head, recipe, train_head
 from .lite import TRAIN_SEED_BASE
 

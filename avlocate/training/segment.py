@@ -81,7 +81,7 @@ def _check_variant(variant: str) -> None:
 
 def build_head(variant: str, num_classes: int, overrides: dict[str, Any] | None = None) -> torch.nn.Module:
     """A freshly initialised head of ``variant`` for ``num_classes`` outputs (events + background)."""
-    from ..models import _build
+    from ..pipeline.models import _build
     from ..registry import HEADS
 
     _check_variant(variant)
@@ -236,7 +236,7 @@ def train_segment(data_dir: str | Path, variant: str, out_dir: str | Path, name:
 def evaluate_segment(model: str, data_dir: str | Path, split: str = "test", batch_size: int = 64,
                      device: str = "cpu") -> float:
     """Segment accuracy (percent) of a trained model (a name or a card path) on ``split``."""
-    from ..models import load_model
+    from ..pipeline.models import load_model
 
     loaded = load_model(str(model), device)
     if loaded.card.head not in VARIANTS:

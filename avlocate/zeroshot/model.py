@@ -2,7 +2,7 @@
 
 Not a trained head (there is no checkpoint and no model card), so it does not go through
 ``models.load_model``; :func:`locate_zeroshot` is its pipeline, returning the same
-:class:`Result` as ``avlocate.pipeline.locate`` (model ``"zeroshot"``, weights = the CLIP and
+:class:`Result` as ``avlocate.pipeline.video.locate`` (model ``"zeroshot"``, weights = the CLIP and
 CLAP weight ids, extractor protocol, device, warnings, timing).
 
 Snippets: the ``clip-clap`` extractor with 1-s windows every 0.5 s (``hop_seconds=0.5,
@@ -101,7 +101,7 @@ class ZeroShotModel:
     def locate(self, video: str | Path, per_modality: bool = False, keep_scores: bool = False,
                threshold: float | None = None, min_duration: float | None = None) -> Result:
         from ..media import open_clip
-        from ..pipeline import check_input
+        from ..media.inputs import check_input
 
         started = time.perf_counter()
         path = check_input(video)
@@ -168,7 +168,7 @@ def locate_zeroshot(
     ``threshold`` / ``min_duration`` override the config's (CLI ``--threshold``,
     ``--min-duration``); ``extractor`` may be a ready ``ClipClapExtractor`` (tests, batches).
     """
-    from ..pipeline import check_input
+    from ..media.inputs import check_input
 
     check_input(video)  # a wrong path is reported before the encoders are built
     with_overrides(config, threshold, min_duration)  # and bad option values too

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from avlocate.batch import _run_one
+from avlocate.runners.batch import _run_one
 
 
 def crash_on_name(video: str, options: dict) -> dict:
@@ -31,7 +31,7 @@ def decoded_where(video: str, options: dict) -> dict:
     from avlocate.errors import AvlocateError
     from avlocate.features.base import media_request_for
     from avlocate.media import open_clip
-    from avlocate.models import load_model
+    from avlocate.pipeline.models import load_model
 
     loaded = load_model(options.get("model"), options.get("device", "cpu"))
     frames, samples = 0, 0

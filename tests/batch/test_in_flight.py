@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
-from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
+from avlocate.runners.in_flight import InFlightCounter, run_in_flight, share_extractor
 from avlocate.media import open_clip, probe, write_av
 
 

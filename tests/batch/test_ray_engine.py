@@ -21,11 +21,9 @@ else:
     pytest.importorskip("ray.data", reason="Ray is an optional extra: pip install 'avlocate[ray]'")
 import ray  # noqa: E402
 
-from avlocate.batch import find_videos, run_batch  # noqa: E402
+from avlocate.runners.batch import find_videos, run_batch  # noqa: E402
 from avlocate.cli import main  # noqa: E402
-from avlocate.engines.ray_engine import (  # noqa: E402
-    RAY_MISSING, _placement, check_reachable, default_shards_dir, run_batch_ray,
-)
+from avlocate.runners.ray.engine import RAY_MISSING, _placement, check_reachable, default_shards_dir, run_batch_ray
 from avlocate.errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, MediaError, UsageError  # noqa: E402
 from avlocate.synth import make_video  # noqa: E402
 

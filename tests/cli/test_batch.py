@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from avlocate.batch import _read_done, find_videos
+from avlocate.runners.batch import _read_done, find_videos
 
 
 @pytest.fixture

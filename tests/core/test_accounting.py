@@ -28,7 +28,7 @@ def test_summary_line_sums_successful_videos_only():
 @pytest.mark.parametrize("prefetch", ["process", "off"])
 def test_result_records_each_stage_and_what_was_decoded(repo_root, monkeypatch, prefetch):
     import avlocate
-    from avlocate.models import load_model
+    from avlocate.pipeline.models import load_model
 
     monkeypatch.setenv("AVLOCATE_PREFETCH", prefetch)
     video = repo_root / "samples" / "demo1.mp4"

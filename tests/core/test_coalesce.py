@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from avlocate.coalesce import CoalescedModule, Coalescer, split_rows
+from avlocate.runners.coalesce import CoalescedModule, Coalescer, split_rows
 
 
 class _Recorder(nn.Module):

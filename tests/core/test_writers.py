@@ -8,7 +8,7 @@ import webvtt
 
 from avlocate.errors import UsageError
 from avlocate.results import Event, Result
-from avlocate.writers import FORMATS, parse_formats, render
+from avlocate.outputs.writers import FORMATS, parse_formats, render
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import avlocate
-from avlocate.evaluation import match_events, tiou
+from avlocate.metrics.evaluation import match_events, tiou
 
 
 def _check(result, gt):

@@ -8,7 +8,7 @@ import torch
 
 import avlocate
 from avlocate.features.base import Features
-from avlocate.models import LoadedModel, load_model
+from avlocate.pipeline.models import LoadedModel, load_model
 from avlocate.registry import HEADS
 from avlocate.timeline import Timeline
 from avlocate.weights.card import ModelCard

@@ -46,7 +46,7 @@ def _card(out_dir, name="rand-vscg"):
 def test_locate_with_a_vscg_card(video, tmp_path, monkeypatch):
     from avlocate.features.vggish.network import VGGish
     from avlocate.features.vggish.weights import write_safetensors
-    from avlocate.pipeline import locate
+    from avlocate.pipeline.video import locate
 
     torch.set_num_threads(1)
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path))
@@ -70,7 +70,7 @@ def test_locate_with_a_vscg_card(video, tmp_path, monkeypatch):
 
 
 def test_missing_extractor_weights_name_the_file_and_the_command(video, tmp_path, monkeypatch):
-    from avlocate.pipeline import locate
+    from avlocate.pipeline.video import locate
 
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "cache"))

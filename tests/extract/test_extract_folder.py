@@ -11,13 +11,13 @@ import torch
 import typer
 from typer.testing import CliRunner
 
-from avlocate.cli_extract import extract_command
+from avlocate.cli.extract import extract_command
 from avlocate.errors import ModelError
-from avlocate.extract import FAILURES_FILE, features_from_dir, weights_provenance
-from avlocate.extract_folder import extract_many
+from avlocate.features.store import FAILURES_FILE, features_from_dir, weights_provenance
+from avlocate.extraction.folder import extract_many
 from avlocate.features.lite import LiteExtractor
 from avlocate.media import open_clip, probe
-from avlocate.models import load_model
+from avlocate.pipeline.models import load_model
 
 
 @pytest.fixture()
@@ -112,7 +112,7 @@ def test_cli_command(folder, tmp_path):
 def test_locate_reuses_stored_features_without_decoding(repo_root, tmp_path, monkeypatch):
     """`run --features DIR`: stored features are used and the video is not decoded again."""
     import avlocate.media
-    from avlocate import pipeline
+    from avlocate.pipeline import video as pipeline
 
     video = repo_root / "samples" / "demo1.mp4"
     fresh = pipeline.locate(video, model="lite-demo", device="cpu")

@@ -1,4 +1,4 @@
-"""Feature layouts written by avlocate.extract, read back by the dataset readers (no decoding)."""
+"""Feature layouts written by avlocate.features.store, read back by the dataset readers (no decoding)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ from avlocate import __version__
 from avlocate.datasets import unav
 from avlocate.datasets.ave import AVEAnnotation, load_ave
 from avlocate.errors import UsageError
-from avlocate.extract import load_features, read_sidecar, resolve_layout, write_features
-from avlocate.extract_ave import ORDER_FILE, assemble_ave
+from avlocate.features.store import load_features, read_sidecar, resolve_layout, write_features
+from avlocate.extraction.ave import ORDER_FILE, assemble_ave
 from avlocate.features.base import Extractor, Features
 from avlocate.timeline import Timeline
 

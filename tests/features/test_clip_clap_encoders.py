@@ -274,7 +274,7 @@ def test_videos_in_flight_share_the_clip_image_and_clap_audio_towers(home, extra
     """Cross-video batching (batch --videos-in-flight): CLIP's image tower and CLAP's audio tower
     are shared through coalescers, the features are those of one video at a time, and the
     towers stay readable."""
-    from avlocate.in_flight import InFlightCounter, run_in_flight, share_extractor
+    from avlocate.runners.in_flight import InFlightCounter, run_in_flight, share_extractor
 
     want = extractor.extract(open_clip(video, *extractor.media_request()))
     shared_ex = ClipClapExtractor(ClipClapConfig(clip_arch=TINY_CLIP, clip_tag="test", clap_tag="test", device="cpu"))

@@ -140,7 +140,7 @@ def _card(tmp_path, extractor: str, visual_dim: int, audio_dim: int, protocol: d
 
 
 def test_the_loaded_models_device_and_precision_reach_the_extractor(tmp_path, monkeypatch):
-    from avlocate.models import load_model
+    from avlocate.pipeline.models import load_model
 
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path))
     load_model.cache_clear()

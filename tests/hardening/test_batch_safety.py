@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from avlocate.batch import run_batch
+from avlocate.runners.batch import run_batch
 from avlocate.errors import EXIT_INTERNAL, OutputError, TimeoutError_, UsageError
-from avlocate.hardening.jsonl import ResultsFile
+from avlocate.runners.jsonl import ResultsFile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
 from corpus import make_video  # noqa: E402
@@ -298,32 +298,55 @@ def test_names_that_are_not_utf8_are_written_and_resumed(tmp_path):
     assert out.read_bytes().decode("ascii").count("\n") == 2  # valid UTF-8 (ASCII-escaped) JSON lines
 
 
+def _has_open(pid: int, target: Path) -> bool:
+    """True once process ``pid`` holds ``target`` open (read from /proc/PID/fd)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if Path(os.readlink(fd)) == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _wait_until(condition, what: str, limit: float = 120.0) -> None:
+    """Poll ``condition`` until it holds; the limit only ends a test that would otherwise hang."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.05)
+
+
 def test_ctrl_c_stops_the_batch_and_its_workers(corpus, model_dir, tmp_path):
     folder = tmp_path / "videos"
     folder.mkdir()
-    (folder / "long.mkv").symlink_to(corpus["ten_hours"].path)  # keeps a worker busy
+    long_video = corpus["ten_hours"].path
+    (folder / "long.mkv").symlink_to(long_video)  # keeps a worker busy
     out = tmp_path / "r.jsonl"
     args = avlocate_cmd("batch", folder, "--out", out, "--model", MODEL, "--timeout", "300")
     proc = subprocess.Popen(args, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not _children(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    target = long_video.resolve()
+    # Events, not guesses: Ctrl-C comes once a worker is decoding the long video (it holds it open).
+    _wait_until(lambda: proc.poll() is not None or any(_has_open(c, target) for c in _children(proc.pid)),
+                "a worker opening the long video")
     children = _children(proc.pid)
-    assert children, proc.stderr.read().decode() if proc.poll() is not None else "no worker started"
-    time.sleep(1.0)
+    assert proc.poll() is None and children, proc.stderr.read().decode()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-    assert proc.wait(timeout=30) == 130
+    assert proc.wait(timeout=120) == 130
     assert "Traceback" not in proc.stderr.read().decode()
-    time.sleep(0.2)
-    assert not any(_alive(c) for c in children)
+    _wait_until(lambda: not any(_alive(c) for c in children), "the workers to exit after the batch")
     _valid_lines(out)
 
 
 def test_each_worker_gets_its_own_device(tmp_path):
     """`--device cuda:0,cuda:1` spreads the videos over one worker per device (checked with a
     target that reports the device it was given, as a GPU run cannot happen here)."""
-    from avlocate.batch import split_devices
+    from avlocate.runners.batch import split_devices
 
     (tmp_path / "device_target.py").write_text(
         "import os, time\n"

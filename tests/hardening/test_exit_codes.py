@@ -59,7 +59,7 @@ def test_each_code_from_the_cli(cli, clip, model_dir, tmp_path, monkeypatch):
     (tmp_path / "blocker").write_text("")
     _check(cli("batch", folder, "--out", tmp_path / "blocker" / "r.jsonl"), errors.OutputError.exit_code)
 
-    import avlocate.pipeline as pipeline
+    import avlocate.pipeline.video as pipeline
 
     def offline(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise errors.OfflineError("the CLIP weights would be downloaded; run online once or copy them")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from avlocate.errors import ModelError, WeightsError
-from avlocate.models import load_model
+from avlocate.pipeline.models import load_model
 
 from harness import MODEL
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from avlocate.heads.segment.label_text import CLAP_TEMPLATE, CLIP_TEMPLATE, event_classes, label_prompts
+from avlocate.features.clip_clap.label_text import CLAP_TEMPLATE, CLIP_TEMPLATE, event_classes, label_prompts
 
 
 def test_paper_prompts_from_an_ave_style_list() -> None:

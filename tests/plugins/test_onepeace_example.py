@@ -53,7 +53,7 @@ def test_clear_message_without_one_peace(site, example, repo_root, tmp_path):
     code = (
         "import sys\n"
         "from avlocate.errors import AvlocateError\n"
-        "from avlocate.extract import build_extractor, extract_features\n"
+        "from avlocate.extraction.video import build_extractor, extract_features\n"
         "try:\n"
         "    extract_features(sys.argv[1], build_extractor('one-peace'), sys.argv[2])\n"
         "except AvlocateError as exc:\n"
@@ -88,7 +88,7 @@ def test_protocol_windows_and_layout_with_a_stand_in_encoder(example, repo_root,
     monkeypatch.syspath_prepend(str(example / "src"))
     from avlocate_onepeace.extractor import OnePeaceExtractor
 
-    from avlocate.extract import extract_features
+    from avlocate.extraction.video import extract_features
     from avlocate.media import open_clip
 
     backend = RecordingBackend()

@@ -7,7 +7,7 @@ import time
 import pytest
 from PIL import Image
 
-from avlocate.report.html import write_html
+from avlocate.outputs.report.html import write_html
 
 PX = 1.5  # pixel tolerance for bar geometry (sub-pixel layout rounding)
 

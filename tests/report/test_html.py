@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avlocate.report.html import page_data, render_html, video_source, write_html
+from avlocate.outputs.report.html import page_data, render_html, video_source, write_html
 from avlocate.results import Event, Result
 
 

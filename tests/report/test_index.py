@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from avlocate.errors import InputNotFoundError, UsageError
-from avlocate.report import read_results, write_report
+from avlocate.outputs.report import read_results, write_report
 from avlocate.results import Event, Result
 
 

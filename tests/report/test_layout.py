@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from avlocate.report.layout import assign_rows, axis_duration, build, fmt_time, nice_ticks
+from avlocate.outputs.report.layout import assign_rows, axis_duration, build, fmt_time, nice_ticks
 from avlocate.results import Event, Result
 
 

@@ -5,8 +5,8 @@ import io
 
 from PIL import Image
 
-from avlocate.report.layout import PALETTE
-from avlocate.report.png import draw_timeline, render_png
+from avlocate.outputs.report.layout import PALETTE
+from avlocate.outputs.report.png import draw_timeline, render_png
 from avlocate.results import Event, Result
 
 

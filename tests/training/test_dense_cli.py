@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from avlocate.cli_train import evaluate_cmd, train_cmd
+from avlocate.cli.train import evaluate_cmd, train_cmd
 from avlocate.errors import UsageError
 
 

@@ -56,7 +56,7 @@ def test_train_then_evaluate(tmp_path, head, capsys):
     assert res.weights.is_file() and len(card["sha256"]) == 64
     assert card["provenance"]["train_config"]["reg_loss"] == recipe(head).reg_loss
 
-    # The card loads the way avlocate.models.load_model does (registry + config + strict safetensors).
+    # The card loads the way avlocate.pipeline.models.load_model does (registry + config + strict safetensors).
     model, _ = load_dense_model(str(out / f"tiny-{head}.json"))
     ema_state = res.model.state_dict()
     for k, v in model.state_dict().items():

@@ -1,7 +1,7 @@
 """Training AVSGN (fully and weakly) on a tiny generated AVE-format set (CLIP/CLAP layout).
 
 Each variant trains a few steps: the loss falls, weights + card are written, and the card runs
-through avlocate.models (decode kind "segments") once the label-text embeddings of its classes
+through avlocate.pipeline.models (decode kind "segments") once the label-text embeddings of its classes
 are attached (they come from the text encoders, not from the weights file).
 """
 import json
@@ -39,7 +39,7 @@ def test_train_then_run_through_the_model_loader(variant, ave_dir, tmp_path, mon
     assert card["decode"]["kind"] == "segments" and card["head_config"]["num_classes"] == 4
     assert card["feature_protocol"]["extractor"] == "clip-clap"
 
-    from avlocate.models import load_model
+    from avlocate.pipeline.models import load_model
 
     model = load_model(str(result.card_path), "cpu")
     attach_label_text(model.head, load_ave(ave_dir, "clip-clap", events=card["classes"]))

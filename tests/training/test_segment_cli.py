@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 pytest.importorskip("h5py")
 
 import avlocate.features.vgg19_vggish  # noqa: E402,F401 - registers the extractor the card names
-from avlocate.cli_segment import evaluate_segment_command, is_segment_model, train_segment_command  # noqa: E402
+from avlocate.cli.segment import evaluate_segment_command, is_segment_model, train_segment_command  # noqa: E402
 from avlocate.datasets.ave import make_synthetic_ave  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def test_train_then_evaluate_in_percent(tmp_path, monkeypatch):
 
 
 def test_cli_module_lists_the_trainable_variants():
-    from avlocate.cli_segment import SEGMENT_MODELS
+    from avlocate.cli.segment import SEGMENT_MODELS
     from avlocate.training.segment import VARIANTS
 
     assert SEGMENT_MODELS == VARIANTS

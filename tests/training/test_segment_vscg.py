@@ -1,7 +1,7 @@
 """Training VSCG (fully and weakly) on a tiny generated AVE-format set, then using the result.
 
 Each variant trains a few steps: the loss falls, weights + card are written, and the card runs
-through avlocate.models (decode kind "segments") on features of the vgg19-vggish shape.
+through avlocate.pipeline.models (decode kind "segments") on features of the vgg19-vggish shape.
 """
 import json
 
@@ -42,7 +42,7 @@ def test_train_then_run_through_the_model_loader(variant, ave_dir, tmp_path, mon
     assert card["sha256"] and result.weights_path.is_file()
     assert 0.0 <= card["provenance"]["val_accuracy"] <= 100.0
 
-    from avlocate.models import load_model
+    from avlocate.pipeline.models import load_model
 
     model = load_model(str(result.card_path), "cpu")
     t = 13  # longer than one 10-segment window: exercises the sliding windows

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from avlocate.errors import WeightsError
-from avlocate.weights.convert_vscg import build_vscg, load_official_vscg, official_vscg_to_safetensors
+from avlocate.pipeline.convert_vscg import build_vscg, load_official_vscg, official_vscg_to_safetensors
 from avlocate.weights.restricted_unpickle import load_module_state_dict, restricted_load
 
 FULLY, WEAKLY = "vscgfully_model", "vscgweakly_model"

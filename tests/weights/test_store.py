@@ -5,7 +5,7 @@ import torch
 
 from avlocate.errors import WeightsError
 from avlocate.heads.lite import LiteAVHead, LiteHeadConfig
-from avlocate.models import load_model
+from avlocate.pipeline.models import load_model
 from avlocate.weights.card import ModelCard
 from avlocate.weights.store import load_card, load_state_dict, save_weights
 

@@ -1,6 +1,6 @@
 """Text embeddings of label prompts from both encoders (AVSGN label texts, zero-shot classifiers).
 
-AVSGN: one prompt per event class and encoder (``heads/segment/label_text.py`` builds them:
+AVSGN: one prompt per event class and encoder (``label_text.py`` beside this module builds them:
 "This photo contains the [CLS]" for CLIP, "This sound contains the [CLS]" for CLAP).
 
 Zero-shot: several templates per class; their embeddings are averaged *in embedding space* and
@@ -14,7 +14,7 @@ from typing import Protocol, Sequence
 import torch
 import torch.nn.functional as F
 
-from ...heads.segment.label_text import clean_name, label_prompts
+from .label_text import clean_name, label_prompts
 
 
 class TextEncoder(Protocol):

@@ -6,7 +6,7 @@ made here is listed in ``AVSGN_NOTES.md`` and in the docstrings of :mod:`.avsgn_
 
 Inputs per 10-segment clip: CLIP image embeddings ``visual`` (B, T, 512), CLAP audio embeddings
 ``audio`` (B, T, 512), and the label-text embeddings of the K event classes from the CLIP and the
-CLAP text encoders, (K, 512) each (prompts from :mod:`.label_text`). The label texts depend only
+CLAP text encoders, (K, 512) each (prompts from :mod:`avlocate.features.clip_clap.label_text`). The label texts depend only
 on the model card's class list, so they are computed once by the extractor side and either passed
 to ``forward`` or stored in the head with :meth:`AVSGN.set_label_text` (non-persistent buffers:
 the weights file stays independent of them, and the windowing code can call
@@ -150,7 +150,7 @@ class AVSGN(nn.Module):
         text_clap = self.text_clap if text_clap is None else text_clap
         if text_clip is None or text_clap is None:
             raise ModelError("AVSGN needs the label-text embeddings of its classes: pass them to forward() "
-                             "or call set_label_text() (see heads/segment/label_text.py)")
+                             "or call set_label_text() (see features/clip_clap/label_text.py)")
         v = self.visual_in(self._normalize(visual))
         a = self.audio_in(self._normalize(audio))
         text = self.cmsa.label_text(self.text_clip_in(self._normalize(text_clip)),

@@ -15,7 +15,7 @@ sigmoid(relevance) > 0.7 (strict), and then gets the clip's argmax class; otherw
 
 Deliberate differences from the official code: modules are named by the modality whose data
 they process (the official fully model feeds visual data to modules named for audio from the
-LSTM on; see :mod:`avlocate.weights.convert_vscg`), and the official modules the forward never
+LSTM on; see :mod:`avlocate.pipeline.convert_vscg`), and the official modules the forward never
 uses (``linear_v``, ``v_classify``, ``a_classify``, ``audio_gated``, ``video_gated``,
 ``escm.L1``: 102,620 parameters) are left out, so this module has 2,526,606 parameters where the
 official one counts 2,629,226 (the paper's "2.6 M").

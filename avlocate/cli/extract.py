@@ -1,0 +1,64 @@
+"""``avlocate extract``: a plain Typer command function, registered by ``avlocate/cli.py``.
+
+Progress goes to stderr; stdout stays empty (the features are files). Exit code 0 when every
+video was extracted or already there, ``EXIT_BATCH_FAILURES`` (1) when some failed.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["extract_command"]
+
+
+def extract_command(
+    inputs: list[Path] = typer.Argument(..., help="Video files and/or folders (searched recursively)."),
+    extractor: str = typer.Option(..., "--extractor", "-e", help="Extractor name (see `avlocate models`)."),
+    output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Folder for the feature files and their <id>.json sidecars."),
+    layout: str = typer.Option("auto", "--layout", help="auto, unav100, onepeace, ave or generic (auto: the extractor's official layout)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Extractor settings as a JSON object, e.g. '{\"device\": \"cpu\"}'."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos whose sidecar already exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+) -> None:
+    """Extract features into the layouts the official training code reads (resumable)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..errors import EXIT_BATCH_FAILURES, UsageError
+    from ..extraction.video import build_extractor
+    from ..features.store import resolve_layout
+    from ..extraction.folder import collect_videos, extract_many
+
+    try:
+        settings = json.loads(config) if config else {}
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--config is not JSON ({exc.msg})") from None
+    if not isinstance(settings, dict):
+        raise UsageError("--config must be a JSON object")
+    ext = build_extractor(extractor, settings)
+    chosen = resolve_layout(ext, layout)  # a wrong layout fails before anything is decoded
+    total = len(collect_videos(inputs))
+
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(f"avlocate: {message}", err=True)
+
+    show = sys.stderr.isatty() and not quiet
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), disable=not show, transient=True) as progress:
+        task = progress.add_task(f"extract ({ext.name}, {chosen})", total=total)
+
+        def done(status: str, record: dict) -> None:
+            progress.advance(task)
+            if status == "failed":
+                say(f"failed: {record['video']}: {record['error']}")
+
+        summary = extract_many(inputs, ext, output_dir, chosen, overwrite=overwrite, on_done=done)
+    for note in summary.notes:
+        say(note)
+    say(f"{summary.succeeded} extracted, {summary.failed} failed, {summary.skipped} already in {output_dir}")
+    if summary.failed:
+        raise typer.Exit(EXIT_BATCH_FAILURES)

@@ -1,0 +1,81 @@
+"""CLI commands for the segment-level AVE heads (VSCG, AVSGN) on AVE-format data.
+
+Plain Typer command functions, registered by ``avlocate/cli.py`` (kept apart from the dense
+heads' ``cli_train.py``). ``avlocate train`` / ``avlocate evaluate`` can also dispatch here when
+``--head`` is one of :data:`SEGMENT_MODELS` (see :func:`is_segment_model`). Progress goes to
+stderr; stdout gets only the result (the card path, or the accuracy), so it pipes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+# Same as avlocate.training.segment.VARIANTS; repeated here so that importing the CLI stays
+# cheap (no torch import until a command runs). A test keeps the two equal.
+SEGMENT_MODELS = ("vscg", "vscg-weakly", "avsgn", "avsgn-weakly")
+
+__all__ = ["SEGMENT_MODELS", "is_segment_model", "train_segment_command", "evaluate_segment_command"]
+
+
+def _json_object(text: Optional[str], what: str) -> dict:
+    import json
+
+    from ..errors import UsageError
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what}: expected a JSON object")
+    return value
+
+
+def is_segment_model(name: str) -> bool:
+    """Whether ``avlocate train --head NAME`` means a segment head (trained on AVE-format data)."""
+    return name in SEGMENT_MODELS
+
+
+def train_segment_command(
+    head: str = typer.Option(..., "--head", help=f"Head to train: {', '.join(SEGMENT_MODELS)}."),
+    data: Path = typer.Option(..., "--data", help="AVE-format folder: Annotations.txt, split files, feature .h5 files."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for <name>.safetensors + <name>.json."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name for --model later (default: the head's)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: the paper's (VSCG 300, AVSGN 200)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the paper's (128 / 64)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default: the paper's (1e-3 / 3e-4)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Default: 123 (official VSCG) / 0 (AVSGN)."),
+    head_config: Optional[str] = typer.Option(None, "--head-config", help="JSON object of head config overrides."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimiser steps."),
+    preload: bool = typer.Option(False, "--preload", help="Read the features into memory once (AVE train: ~3.3 GB)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
+) -> None:
+    """Train a segment-level head (VSCG / AVSGN, fully or weakly supervised) on AVE-format features."""
+    from ..pipeline.models import resolve_device
+    from ..training.segment import SegmentTrainConfig, train_segment
+
+    overrides = _json_object(head_config, "--head-config")
+    cfg = SegmentTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps,
+                             preload=preload, device=str(resolve_device(device)), head_config=overrides)
+    result = train_segment(data, head, out_dir, name, cfg, log=lambda m: typer.echo(m, err=True))
+    if result.val_accuracy is not None:
+        typer.echo(f"best validation segment accuracy: {result.val_accuracy:.2f} %", err=True)
+    typer.echo(str(result.card_path))
+
+
+def evaluate_segment_command(
+    model: str = typer.Option(..., "--model", "-m", help="A trained segment model: its name or its card (.json)."),
+    data: Path = typer.Option(..., "--data", help="AVE-format folder (as for training)."),
+    split: str = typer.Option("test", "--split", "--subset", help="train, val or test."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
+) -> None:
+    """Segment accuracy (percent, as the papers report it in both settings) of a model on a split."""
+    from ..training.segment import evaluate_segment
+
+    acc = evaluate_segment(model, data, split, batch_size, device)
+    typer.echo(f"{split} segment accuracy: {acc:.2f} %")

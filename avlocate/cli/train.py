@@ -1,0 +1,102 @@
+"""``avlocate train`` and ``avlocate evaluate``: dense heads on UnAV-100-format data.
+
+Plain Typer command functions; avlocate/cli.py registers them (``app.command("train")(train_cmd)``,
+``app.command("evaluate")(evaluate_cmd)``). Library errors become one-line UsageErrors.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import AvlocateError, UsageError
+
+
+def _echo_err(message: str) -> None:
+    typer.echo(f"avlocate: {message}", err=True)
+
+
+def _json_option(text: Optional[str], what: str) -> dict[str, Any]:
+    """A JSON object given inline or as a path to a .json file."""
+    if not text:
+        return {}
+    try:
+        raw = Path(text).read_text(encoding="utf-8") if text.endswith(".json") and Path(text).is_file() else text
+        value = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{what}: not a JSON object ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what}: must be a JSON object")
+    return value
+
+
+def train_cmd(
+    head: str = typer.Option(..., "--head", help="unav, ccnet or esgnet."),
+    annotations: Path = typer.Option(..., "--annotations", help="UnAV-100-format annotations JSON."),
+    features: Path = typer.Option(..., "--features", help="Folder of per-video .npy feature files."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for <name>.safetensors + <name>.json."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name (default: <head>-<format>)."),
+    fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files) or onepeace."),
+    subset: str = typer.Option("train", "--subset", help="Annotation subset to train on."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: the paper's (40)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps."),
+    head_config: Optional[str] = typer.Option(None, "--head-config", help="JSON (or .json file) of head config overrides."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+) -> None:
+    """Train a dense head with its paper's recipe; writes safetensors + a model card (EMA weights)."""
+    from ..pipeline.models import resolve_device
+    from ..training.dense import train
+
+    overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                         max_steps=max_steps, seed=seed).items() if v is not None}
+    if not annotations.is_file():
+        raise UsageError(f"--annotations {annotations}: no such file")
+    if not features.is_dir():
+        raise UsageError(f"--features {features}: no such folder")
+    try:
+        res = train(head, annotations, features, out_dir, name=name, fmt=fmt, subset=subset, log=_echo_err,
+                    head_overrides=_json_option(head_config, "--head-config"),
+                    device=str(resolve_device(device)), **overrides)
+    except AvlocateError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"train: {exc}") from None
+    typer.echo(str(out_dir / f"{res.card.name}.json"))
+
+
+def evaluate_cmd(
+    model: str = typer.Option(..., "--model", "-m", help="Dense model: card path or installed name."),
+    annotations: Path = typer.Option(..., "--annotations", help="UnAV-100-format annotations JSON."),
+    features: Path = typer.Option(..., "--features", help="Folder of per-video .npy feature files."),
+    subset: str = typer.Option("test", "--subset"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Default: from the model card's extractor."),
+    official_label_quirk: bool = typer.Option(
+        False, "--official-label-quirk",
+        help="Score predictions of labels absent from the ground truth as the official metric does (to reproduce published numbers)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the numbers to this JSON file."),
+) -> None:
+    """mAP at tIoU 0.1...0.9, the papers' 0.5...0.9 columns and their average."""
+    from ..metrics.evaluate_dense import evaluate
+
+    if not annotations.is_file():
+        raise UsageError(f"--annotations {annotations}: no such file")
+    if not features.is_dir():
+        raise UsageError(f"--features {features}: no such folder")
+    try:
+        ev = evaluate(model, annotations, features, subset=subset, fmt=fmt,
+                      official_label_quirk=official_label_quirk, log=lambda s: None)
+    except AvlocateError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"evaluate: {exc}") from None
+    sys.stdout.write(ev.result.table() + "\n")
+    if json_out is not None:
+        json_out.write_text(json.dumps({"model": ev.model, "subset": subset,
+                                        "official_label_quirk": official_label_quirk, **ev.result.to_dict()},
+                                       indent=2) + "\n", encoding="utf-8")

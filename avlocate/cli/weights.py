@@ -1,0 +1,85 @@
+"""``avlocate weights ...``: list, pull, import, verify and locate weight files (thin CLI)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError, WeightsError
+
+weights_app = typer.Typer(no_args_is_help=True, help="Known weights: list, pull, import, verify, path.")
+
+
+@weights_app.command("list")
+def weights_list() -> None:
+    """Every known weight file, what it is for, and whether it is installed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..weights.manager import entries, expected_sha256
+    from ..weights.store import find_file
+
+    table = Table(title="weights")
+    for col in ("name", "kind", "file", "installed", "sha256", "licence", "for"):
+        table.add_column(col)
+    for name, e in sorted(entries().items()):
+        found = find_file(e.file)
+        sha = expected_sha256(e)
+        table.add_row(name, e.kind, e.file, str(found) if found else "missing", sha[:12] + "…" if sha else "unknown",
+                      e.licence, e.purpose)
+    import sys
+
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@weights_app.command("path")
+def weights_path(name: str = typer.Argument(..., help="A name from `avlocate weights list`.")) -> None:
+    """Print where an installed weight file is (error if it is not installed)."""
+    from ..weights.manager import path_of
+
+    typer.echo(str(path_of(name)))
+
+
+@weights_app.command("pull")
+def weights_pull(name: str = typer.Argument(...), timeout: float = typer.Option(20.0, "--timeout")) -> None:
+    """Download a weight file into $AVLOCATE_HOME (sha256-checked, atomic)."""
+    from ..weights.manager import pull
+
+    typer.echo(str(pull(name, timeout=timeout)))
+
+
+@weights_app.command("verify")
+def weights_verify(names: Optional[list[str]] = typer.Argument(None)) -> None:
+    """Check installed files against their sha256 (manifest or pinned on first import/download)."""
+    from ..weights.manager import verify
+
+    rows = verify(names)
+    for name, path, status in rows:
+        typer.echo(f"{status:9s} {name:18s} {path}")
+    bad = [r for r in rows if r[2] == "MISMATCH"]
+    if bad:
+        raise WeightsError(f"{len(bad)} file(s) do not match their sha256: {', '.join(r[0] for r in bad)}")
+
+
+@weights_app.command("import")
+def weights_import(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint file (.pth / .pth.tar / .pt / .bin / .safetensors)."),
+    source: Optional[str] = typer.Option(None, "--from", help="Models: official-unav, official-ccnet, official-vscg. "
+                                         "Extractors: i3d-rgb, i3d-flow, raft-sintel, vggish, vgg19, clip, clap."),
+    as_name: Optional[str] = typer.Option(None, "--as", "--name", help="Model name for --model afterwards, or a weights "
+                                          "name from `avlocate weights list` (then --from is implied)."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="Models: one class name per line, in output order."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Official config as JSON (dense models; default: the paper's)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
+) -> None:
+    """Convert a checkpoint once into safetensors (+ a model card); no pickle code runs."""
+    from ..pipeline.weight_import import import_official
+    from ..weights.manager import entries
+
+    if source is None:
+        known = entries().get(as_name or "")
+        if known is None or known.import_source is None:
+            raise UsageError("give --from SOURCE, or --as NAME with a weights name from `avlocate weights list`")
+        source = known.import_source
+    typer.echo(str(import_official(source, checkpoint, as_name, classes, config, out_dir)))

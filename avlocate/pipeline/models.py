@@ -1,0 +1,260 @@
+"""A usable model: head architecture + weights + card + the extractor the card names.
+
+``load_model(name)`` builds the registered head from the card's config, loads its safetensors
+weights (strict: every key must fit), checks that the card's feature protocol matches the
+extractor, and turns raw head outputs into events with the decoder the card asks for.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..decode.segments import scores_to_events
+from ..errors import ModelError, UsageError, WeightsError
+from ..features.base import Extractor, Features
+from ..registry import EXTRACTORS, HEADS
+from ..results import Event
+from ..weights.card import ModelCard
+from ..weights.checks import check_card_fits_head, describe_state_mismatch
+from ..weights.store import load_card, load_state_dict
+
+DEFAULT_MODEL = "esgnet-demo"
+
+
+def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
+    config_cls = getattr(cls, "config_class", None)
+    if config_cls is None:
+        return cls(**config) if config else cls()
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise WeightsError(f"{what} config has unknown fields {unknown}; the card does not fit this version")
+    try:
+        return cls(config_cls(**config))
+    except (TypeError, ValueError) as exc:  # a value of the wrong type or range in the card
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{what} config in the model card is not valid ({first})") from None
+
+
+def _runtime_fields(cls: Any, config: dict[str, Any], device: torch.device, precision: str | None,
+                    what: str) -> dict[str, Any]:
+    """The card's extractor config plus the loaded model's device, and ``precision`` when given,
+    for extractors whose config dataclass has those fields (i3d-vggish, vgg19-vggish, clip-clap).
+    Extractors without them (lite, plugins) get the card's config unchanged: they run where they
+    run, and only fp32 may be asked of them."""
+    config_cls = getattr(cls, "config_class", None)
+    fields = {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
+    out = dict(config)
+    if "device" in fields:
+        out["device"] = str(device)  # the head's device wins over a device written into a card
+    if precision is not None:
+        if "precision" in fields:
+            out["precision"] = precision
+        elif precision != "fp32":
+            raise UsageError(f"{what} takes no precision option (its own config decides); use fp32")
+    return out
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"--device {device} asked for, but no CUDA GPU is available; use --device cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
+
+
+@dataclass
+class LoadedModel:
+    card: ModelCard
+    head: torch.nn.Module
+    extractor: Extractor
+    weights_id: str
+    device: torch.device
+
+    @torch.inference_mode()
+    def raw_outputs(self, features: Features) -> dict[str, torch.Tensor]:
+        visual = features.visual.t().unsqueeze(0).to(self.device)
+        audio = features.audio.t().unsqueeze(0).to(self.device)
+        mask = torch.ones(1, 1, features.num_snippets, dtype=torch.bool, device=self.device)
+        return {k: v[0].float().cpu() for k, v in self.head(visual, audio, mask).items()}
+
+    def predict(self, features: Features, threshold: float | None = None,
+                keep_scores: bool = False) -> tuple[list[Event], dict[str, Any]]:
+        """Events of one video's features, plus per-snippet class scores (T, K) under "scores"
+        where the head has them (dense heads compute them only when ``keep_scores``)."""
+        if features.num_snippets == 0:
+            return [], {}
+        kind = self.card.decode.get("kind", "snippet-scores")
+        decoder = _DECODERS.get(kind)
+        if decoder is None:
+            raise ModelError(f"model {self.card.name!r} asks for decoder {kind!r}, which this version lacks")
+        with torch.inference_mode(), _head_clock(self.head) as clock:
+            events, extra = decoder(self, features, threshold, keep_scores)
+        extra["head_seconds"] = clock[0]
+        return events, extra
+
+
+@contextmanager
+def _head_clock(head: torch.nn.Module) -> Iterator[list[float]]:
+    """Seconds spent in ``head``'s forward calls (all windows), the rest of predict being
+    post-processing: forward hooks, so every decoder is timed the same way."""
+    total, started = [0.0], []
+    owner = threading.get_ident()  # with videos in flight, other threads run the same head
+
+    def pre(module, args):  # noqa: ANN001, ANN202
+        if threading.get_ident() == owner:
+            started.append(time.perf_counter())
+
+    def post(module, args, out):  # noqa: ANN001, ANN202
+        if threading.get_ident() == owner:
+            total[0] += time.perf_counter() - started.pop()
+
+    handles = [head.register_forward_pre_hook(pre), head.register_forward_hook(post)]
+    try:
+        yield total
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _decode_params(model: LoadedModel) -> dict[str, Any]:
+    return {k: v for k, v in model.card.decode.items() if k != "kind"}
+
+
+def _snippet_scores(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
+    """Multi-label per-snippet probabilities -> runs above threshold (the lite demo)."""
+    params = _decode_params(model)
+    probs = torch.sigmoid(model.raw_outputs(features)["logits"])
+    thr = float(params.get("threshold", 0.5)) if threshold is None else float(threshold)
+    events = scores_to_events(
+        probs, model.card.classes, features.timeline, threshold=thr,
+        min_duration=float(params.get("min_duration", 0.0)), max_gap_seconds=float(params.get("max_gap", 0.0)),
+    )
+    return events, {"scores": probs}
+
+
+def _dense_snippet_scores(model: LoadedModel, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    """Per-snippet class probabilities (T, K) of a dense head: sigmoid of its finest pyramid
+    level's logits. Heads with a fixed length run in the same windows as detection; where
+    windows overlap the higher probability is kept."""
+    from ..heads.dense.windows import window_starts
+
+    head, length = model.head, visual.shape[-1]
+    max_len = int(head.cfg.max_seq_len)
+    if length <= max_len or not bool(getattr(head, "fixed_length", True)):
+        return torch.sigmoid(head(visual[None], audio[None]).logits[0][0, :length]).float().cpu()
+    scores = torch.zeros(length, int(head.cfg.num_classes))
+    for s in window_starts(length, max_len, 0.25):
+        part = torch.sigmoid(head(visual[None, :, s:s + max_len], audio[None, :, s:s + max_len]).logits[0][0]).float().cpu()
+        scores[s:s + max_len] = torch.maximum(scores[s:s + max_len], part[: min(max_len, length - s)])
+    return scores
+
+
+def _dense(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
+    """Dense heads (UnAV, CCNet, ESG-Net): per-point classes + boundaries, Soft-NMS, seconds."""
+    from ..decode.dense import DenseDecodeConfig, to_events
+    from ..heads.dense.windows import locate_dense
+
+    params = _decode_params(model)
+    score_threshold = float(params.pop("threshold", 0.0)) if threshold is None else float(threshold)
+    params.pop("threshold", None)
+    cfg = DenseDecodeConfig(**params)
+    visual, audio = features.visual.t().to(model.device), features.audio.t().to(model.device)
+    dets = locate_dense(model.head, visual, audio, features.timeline, cfg)
+    events = [e for e in to_events(dets, model.card.classes) if e.score >= score_threshold]
+    return events, ({"scores": _dense_snippet_scores(model, visual, audio)} if keep_scores else {})
+
+
+def _segments(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
+    """1-second segment heads (VSCG, AVSGN): sliding 10-s windows, one label per segment, runs."""
+    from ..decode.segments import labels_to_events
+    from ..heads.segment.windows import sliding_segment_probs
+
+    head = model.head
+    if hasattr(head, "set_label_text") and getattr(head, "text_clip", None) is None:
+        # AVSGN reads label-text embeddings of the card's classes, made by the extractor's text towers.
+        emb = model.extractor.label_text(model.card.classes)
+        head.set_label_text(emb.clip, emb.clap)
+    probs = sliding_segment_probs(head, features.audio, features.visual_segments(), device=model.device)
+    labels = model.head.labels_from_probs(probs)
+    scores = probs.gather(1, labels[:, None])[:, 0]
+    events = labels_to_events(labels, scores, model.card.classes, features.timeline, background=len(model.card.classes))
+    if threshold is not None:
+        events = [e for e in events if e.score >= threshold]
+    return events, {"scores": probs[:, : len(model.card.classes)]}
+
+
+_DECODERS = {"snippet-scores": _snippet_scores, "dense": _dense, "segments": _segments}
+
+
+def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
+    want = card.feature_protocol
+    have = extractor.protocol()
+    mismatched = [k for k, v in want.items() if k in have and have[k] != v]
+    if mismatched:
+        detail = ", ".join(f"{k}: card {want[k]} vs extractor {have[k]}" for k in mismatched)
+        raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives ({detail})")
+
+
+def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
+               extractor_name: str | None = None, precision: str | None = None) -> LoadedModel:
+    """The model ``name`` (card name or card path), optionally with the weights of ``checkpoint``
+    (a safetensors file, e.g. from `avlocate train`) and another registered extractor.
+
+    The head runs on ``device``; so does the extractor when its config has a ``device`` field.
+    ``precision`` ("fp32" | "bf16" | "fp16"; None: the extractor's default, fp32) sets the
+    extractor's autocast precision where it has one; the head always runs in float32.
+
+    Loaded models are cached per (arguments, weights search path), so a batch loads once and a
+    changed ``$AVLOCATE_WEIGHTS`` never serves a stale model.
+    """
+    from ..weights.store import search_path
+
+    # One cache key for "the default model" however it is asked for (None or its name).
+    return _load_model(name or DEFAULT_MODEL, device, checkpoint, extractor_name,
+                       tuple(str(p) for p in search_path()), precision)
+
+
+load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=8)
+def _load_model(name: str | None, device: str, checkpoint: str | None, extractor_name: str | None,
+                _search_path: tuple[str, ...], precision: str | None = None) -> LoadedModel:
+    card = load_card(name or DEFAULT_MODEL)
+    if checkpoint is not None:
+        path = Path(checkpoint).resolve()
+        if path.suffix != ".safetensors":
+            raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
+                               "checkpoint once with `avlocate weights import`")
+        if not path.is_file():
+            raise WeightsError(f"{checkpoint}: no such checkpoint file")
+        # An absolute file name wins in the weights search path; the card's pin is for its own file.
+        card = dataclasses.replace(card, weights_file=str(path), sha256=None)
+    if extractor_name is not None and extractor_name != card.extractor:
+        card = dataclasses.replace(card, extractor=extractor_name, extractor_config={})
+    dev = resolve_device(device)
+    extractor_cls, what = EXTRACTORS.get(card.extractor), f"extractor {card.extractor!r}"
+    extractor = _build(extractor_cls, _runtime_fields(extractor_cls, card.extractor_config, dev, precision, what), what)
+    _check_protocol(card, extractor)
+    head = _build(HEADS.get(card.head), card.head_config, f"head {card.head!r}")
+    state, weights_id = load_state_dict(card)
+    mismatch = describe_state_mismatch(head, state)
+    if mismatch is not None:
+        raise WeightsError(f"weights {weights_id} do not fit head {card.head!r}: {mismatch}")
+    head.load_state_dict(state, strict=True)
+    check_card_fits_head(card, head)
+    head.eval().to(dev)
+    return LoadedModel(card, head, extractor, weights_id, dev)

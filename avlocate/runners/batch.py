@@ -1,0 +1,209 @@
+"""``avlocate batch``: every video of a folder, one JSON line each, resumable.
+
+Each line is written as soon as its video is done, then flushed and fsynced, so a crash loses at
+most the video in flight. A failed video becomes a line with an ``"error"`` field and the batch
+goes on. On a re-run the videos already in the output are skipped (``overwrite`` redoes them);
+a torn last line (from a kill mid-write) is cut off before appending. The output file is locked
+while a batch writes it (a second batch on it refuses), and a failed write (full disk) leaves no
+partial line: see :mod:`avlocate.runners.jsonl`. With a per-video ``timeout`` the videos run in
+supervised worker processes (:mod:`avlocate.runners.supervisor`), so neither a hang nor a
+crash inside a decoder stops the batch.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import EXIT_INTERNAL, AvlocateError, InputNotFoundError, TimeoutError_, UsageError
+from .jsonl import ResultsFile
+from .supervisor import JobFailure, Supervisor, WorkerStartupError
+from .worker import resolve
+from ..results import Result
+
+
+class BatchWorkerError(AvlocateError):
+    """Worker processes could not be started (an environment problem, not a bad video)."""
+
+    exit_code = EXIT_INTERNAL
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".3gp", ".ogv"}
+)
+
+
+def find_videos(folder: Path) -> list[Path]:
+    """Video files under ``folder`` (recursive, sorted, symlink loops ignored)."""
+    if not folder.exists():
+        raise InputNotFoundError(f"{folder}: no such folder; check the path")
+    if not folder.is_dir():
+        raise InputNotFoundError(f"{folder}: not a folder; use `avlocate run` for single files")
+    found: list[Path] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop: do not descend again
+            dirs[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        for name in files:
+            p = Path(root) / name
+            if p.suffix.lower() in VIDEO_EXTENSIONS:
+                found.append(p)
+    return sorted(found)
+
+
+def _read_done(out: Path) -> set[str]:
+    """Videos already in ``out``; a torn (unterminated or invalid) last line is removed."""
+    if not out.exists():
+        return set()
+    with ResultsFile(out) as results:
+        return set(results.done)
+
+
+@dataclass
+class BatchSummary:
+    total: int
+    skipped: int
+    succeeded: int
+    failed: int
+
+
+def split_devices(device: str | None) -> list[str]:
+    """``--device cuda:0,cuda:1`` -> one device per worker, round robin; one device -> [device]."""
+    devices = [d.strip() for d in (device or "auto").split(",")]
+    if any(not d for d in devices):
+        raise UsageError(f"--device {device!r}: give devices separated by commas, e.g. cuda:0,cuda:1")
+    return devices
+
+
+def record_all(records: Iterator[dict], results: ResultsFile, summary: BatchSummary,
+               on_done: Callable[[dict], None] | None) -> None:
+    """Append each record as it comes (whole line, fsynced) and count it; every engine uses this."""
+    for record in records:
+        results.append(record)
+        if "error" in record:
+            summary.failed += 1
+        else:
+            summary.succeeded += 1
+        if on_done is not None:
+            on_done(record)
+
+
+def _run_one(video: str, options: dict) -> dict:
+    from ..pipeline.video import locate
+
+    try:
+        return locate(video, **options).to_dict()
+    except AvlocateError as exc:
+        return Result.failure(video, str(exc), exc.exit_code).to_dict()
+    except Exception as exc:  # noqa: BLE001 — a batch records every failure and goes on
+        msg = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return Result.failure(video, msg, EXIT_INTERNAL).to_dict()
+
+
+def _warm_up(options: dict) -> None:
+    """Load the model once in a fresh worker, so that --timeout never counts the loading."""
+    from ..pipeline.models import load_model
+
+    load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
+
+
+def _share_model(options: dict, counter: Any) -> None:
+    """Share the networks of the model every video's ``locate()`` gets (cached per process)."""
+    from .in_flight import share_extractor
+    from ..pipeline.models import load_model
+
+    try:
+        loaded = load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
+    except AvlocateError:
+        return  # each video reports the error on its own line, as without --videos-in-flight
+    share_extractor(loaded.extractor, counter)
+
+
+def _in_flight_records(todo: list[str], options: dict, target: str, in_flight: int) -> Iterator[dict]:
+    from .in_flight import InFlightCounter, run_in_flight
+
+    counter = InFlightCounter()
+    if target == "avlocate.runners.batch:_run_one" and todo:
+        _share_model(options, counter)
+    function = resolve(target)
+    return run_in_flight(todo, lambda video: function(video, options), in_flight, counter)
+
+
+def _failure_record(failure: JobFailure, timeout: float | None) -> dict:
+    if failure.kind == "timeout":
+        return Result.failure(
+            failure.video,
+            f"{failure.video}: {failure.detail} (--timeout {timeout:g}); stopped and skipped, "
+            "raise --timeout if the video is just long",
+            TimeoutError_.exit_code,
+        ).to_dict()
+    return Result.failure(
+        failure.video,
+        f"{failure.video}: the worker process died while processing it ({failure.detail}); "
+        "the file may crash the decoder, check that it plays in a media player",
+        EXIT_INTERNAL,
+    ).to_dict()
+
+
+def run_batch(
+    folder: Path,
+    out: Path,
+    options: dict,
+    workers: int = 1,
+    overwrite: bool = False,
+    on_done: Callable[[dict], None] | None = None,
+    timeout: float | None = None,
+    target: str = "avlocate.runners.batch:_run_one",
+    env: dict[str, str] | None = None,
+    in_flight: int = 1,
+) -> BatchSummary:
+    """Process every video of ``folder`` into ``out`` (see the module docstring).
+
+    With ``timeout`` (seconds per video), several ``workers`` or several devices (``options["device"]``
+    = "cuda:0,cuda:1": worker i uses device i mod n), videos run in supervised worker processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
+    line (exit code 9 / 70) and the batch goes on. Otherwise they run in this process, which is
+    the fastest for short batches. ``in_flight`` > 1 processes that many videos at a time (per
+    worker process, or in this process) on threads sharing one model, their network forwards
+    batched together (:mod:`avlocate.runners.in_flight`); with a ``timeout`` each video's limit runs
+    from the moment its worker gets it.
+    ``target`` ("module:function", called as
+    ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
+    """
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout {timeout:g} must be positive (seconds per video)")
+    devices = split_devices(options.get("device"))
+    if in_flight < 1:
+        raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
+    if len(devices) > 1:  # one worker process per device at least, each loading its model there
+        workers = max(workers, len(devices))
+    videos = find_videos(folder)
+    with ResultsFile(out, overwrite=overwrite) as results:
+        todo = [str(v) for v in videos if str(v) not in results.done]
+        summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
+        records: Iterator[dict]
+        if timeout is None and workers <= 1 and len(devices) == 1:  # in this process
+            if in_flight > 1:
+                records = _in_flight_records(todo, options, target, in_flight)
+            else:
+                function = resolve(target)
+                records = (function(v, options) for v in todo)
+        else:
+            supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=timeout,
+                                    warmup="avlocate.runners.batch:_warm_up" if target == "avlocate.runners.batch:_run_one" else None,
+                                    env=env, per_worker=[{"device": d} for d in devices], in_flight=in_flight,
+                                    share="avlocate.runners.batch:_share_model" if target == "avlocate.runners.batch:_run_one" else None)
+            records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
+        try:
+            record_all(records, results, summary, on_done)
+        except WorkerStartupError as exc:
+            raise BatchWorkerError(str(exc)) from None
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # stops the worker processes, also on an error or Ctrl-C
+    return summary
