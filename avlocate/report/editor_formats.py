@@ -43,8 +43,9 @@ def _text(event: Event) -> str:
 def to_audacity(result: Result) -> str:
     lines = []
     for ev in result.events:
-        start = max(0.0, ev.start)
-        end = max(start, ev.end)  # Audacity reads end < start as a point label at end
+        times = ev.to_dict()  # milliseconds, as every other format: the six decimals end in 000
+        start = max(0.0, times["start"])
+        end = max(start, times["end"])  # an end before the start would not be a valid label
         lines.append(f"{start:.6f}\t{end:.6f}\t{_text(ev)}\n")
     return "".join(lines)
 
@@ -100,6 +101,18 @@ def _target_url(video: str) -> str:
     return Path(os.path.abspath(video)).as_uri()
 
 
+def _file_name(video: str) -> str:
+    """What an editor shows for the clip: the file's name; for a URL, the last part of its path
+    (decoded), without the query; the whole string when neither gives one (``-``)."""
+    if "://" in video:
+        from urllib.parse import unquote, urlsplit
+
+        name = unquote(urlsplit(video).path.rsplit("/", 1)[-1])
+    else:
+        name = Path(video).name
+    return _utf8(name or video)
+
+
 def build_timeline(result: Result, rate: float | None = None) -> Any:
     """The result as an ``opentimelineio.schema.Timeline`` (see the module docstring)."""
     import opentimelineio as otio
@@ -110,20 +123,24 @@ def build_timeline(result: Result, rate: float | None = None) -> Any:
         # Fractional frames keep the times exact; rounding drops float noise (87.27500000000002).
         return otio.opentime.RationalTime(round(seconds * rate, 6), rate)
 
-    # Without a known duration the clip spans at least every event, so no marker falls outside it.
-    length = result.duration if result.duration is not None else max((e.end for e in result.events), default=0.0)
+    # Times in milliseconds, as in every other format (the to_dict forms round them).
+    run = result.to_dict()
+    events = [(ev, ev.to_dict()) for ev in result.events]
+    length = run["duration"]
+    if length is None:  # the clip then spans every event, so no marker falls outside it
+        length = max((d["end"] for _, d in events), default=0.0)
     available = otio.opentime.TimeRange(at(0.0), at(max(0.0, float(length))))
     reference = otio.schema.ExternalReference(target_url=_target_url(result.video), available_range=available)
-    clip = otio.schema.Clip(name=_utf8(Path(result.video).name or result.video), media_reference=reference,
-                            source_range=available)
+    name = _file_name(result.video)
+    clip = otio.schema.Clip(name=name, media_reference=reference, source_range=available)
     colors: dict[str, str] = {}
-    for ev in result.events:
+    for ev, times in events:
         color = colors.setdefault(ev.label, _MARKER_COLORS[len(colors) % len(_MARKER_COLORS)])
-        fields = _clean(ev.to_dict())
+        fields = _clean(times)
         fields["modality"] = ev.modality or "audio-visual"
         marker = otio.schema.Marker(
             name=_utf8(ev.label),
-            marked_range=otio.opentime.TimeRange(at(ev.start), at(max(0.0, ev.end - ev.start))),
+            marked_range=otio.opentime.TimeRange(at(times["start"]), at(max(0.0, times["end"] - times["start"]))),
             color=getattr(otio.schema.MarkerColor, color),
             metadata={"avlocate": fields},
         )
@@ -131,9 +148,8 @@ def build_timeline(result: Result, rate: float | None = None) -> Any:
         clip.markers.append(marker)
     track = otio.schema.Track(name="video", kind=otio.schema.TrackKind.Video)
     track.append(clip)
-    timeline = otio.schema.Timeline(name=_utf8(Path(result.video).stem or result.video))
+    timeline = otio.schema.Timeline(name=Path(name).stem or name)
     timeline.tracks.append(track)
-    run = result.to_dict()
     timeline.metadata["avlocate"] = _clean({k: run[k] for k in ("video", "duration", "model", "weights",
                                                                 "extractor", "device", "warnings")})
     return timeline
