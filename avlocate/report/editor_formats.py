@@ -53,8 +53,9 @@ def to_audacity(result: Result) -> str:
 def to_tsv(result: Result) -> str:
     lines = ["start\tend\ttext\n"]
     for ev in result.events:
-        start = max(0, round(ev.start * 1000))
-        end = max(start, round(ev.end * 1000))
+        times = ev.to_dict()  # the same milliseconds as the other formats
+        start = max(0, round(times["start"] * 1000))
+        end = max(start, round(times["end"] * 1000))
         lines.append(f"{start}\t{end}\t{_text(ev)}\n")
     return "".join(lines)
 
