@@ -91,7 +91,7 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embe
 def run(
     videos: list[Path] = typer.Argument(..., help="Video file(s)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path (default: the bundled demo)."),
-    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, or all; repeat or comma-separate."),
+    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, otio (OpenTimelineIO), audacity (label track), tsv (as whisper), or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the model card's)."),

@@ -3,7 +3,8 @@
 Formats: ``table`` (rich, for terminals), ``json`` (one object per video, an array for several),
 ``jsonl`` (one object per line), ``srt``, ``vtt`` (one cue per event, so overlapping events stay
 valid), ``csv`` (one row per event), ``html`` (an interactive page, :mod:`avlocate.outputs.report`) and
-``png`` (the same timeline as a picture; binary).
+``png`` (the same timeline as a picture; binary); for editors, ``otio``, ``audacity`` and ``tsv``
+(:mod:`avlocate.outputs.editor_formats`).
 """
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from typing import Callable
 
 from ..errors import UsageError
 from ..results import Result
+from .editor_formats import EDITOR_EXTENSIONS, EDITOR_WRITERS
 
-FORMATS = ("table", "json", "jsonl", "srt", "vtt", "csv", "html", "png")
+FORMATS = ("table", "json", "jsonl", "srt", "vtt", "csv", "html", "png", *EDITOR_WRITERS)
 EXTENSIONS = {"table": "txt", "json": "json", "jsonl": "jsonl", "srt": "srt", "vtt": "vtt", "csv": "csv",
-              "html": "html", "png": "png"}
+              "html": "html", "png": "png", **EDITOR_EXTENSIONS}
 #: formats that describe one video each (several videos need -o DIR)
-PER_VIDEO = frozenset({"srt", "vtt", "html", "png"})
+PER_VIDEO = frozenset({"srt", "vtt", "html", "png", *EDITOR_WRITERS})
 
 
 def parse_formats(spec: list[str] | str | None, default: str) -> list[str]:
@@ -152,7 +154,7 @@ def render(fmt: str, results: list[Result], embed: bool = False) -> str | bytes:
             from .report import render_png
 
             return render_png(one)
-        per_video: dict[str, Callable[[Result], str]] = {"srt": to_srt, "vtt": to_vtt}
+        per_video: dict[str, Callable[[Result], str]] = {"srt": to_srt, "vtt": to_vtt, **EDITOR_WRITERS}
         return per_video[fmt](one)
     return {"json": to_json, "jsonl": to_jsonl, "csv": to_csv, "table": to_table}[fmt](results)
 
