@@ -14,8 +14,8 @@ import typer
 
 from . import __version__
 from .accounting import summary_line
-from .errors import (EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, InputNotFoundError, MediaError,
-                     OutputError, UsageError, naming)
+from .errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, OutputError, UsageError
+from .errors import InputNotFoundError, MediaError, naming
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Find audio-visual events (seen and heard at once) in videos.")
