@@ -5,6 +5,9 @@ traceback. Exit codes are part of the public interface (listed in the README): n
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class AvlocateError(Exception):
     """Base class of every error caused by input, configuration or environment."""
@@ -81,3 +84,14 @@ ALL_ERRORS: tuple[type[AvlocateError], ...] = (
     OfflineError,
     TimeoutError_,
 )
+
+
+def naming(path: object, message: str) -> str:
+    """``message`` naming the file ``path`` exactly once, at its start ("PATH: what is wrong; what
+    to do"). Errors about a file already start with its path; a line that adds the path in front
+    of them (a batch's "failed: PATH: ...") would repeat it, so every such line goes through here."""
+    text = str(path)
+    spellings = {text, os.fspath(Path(text))}  # Path() drops "./" and a trailing "/"
+    if any(message == s or message.startswith(f"{s}: ") for s in spellings):
+        return message
+    return f"{text}: {message}"

@@ -103,7 +103,9 @@ class Result:
 
     @classmethod
     def failure(cls, video: str, error: str, code: int) -> "Result":
-        return cls(video=video, duration=None, events=[], error=error, error_code=code)
+        from .errors import naming  # a failure line's error names its video once, at the start
+
+        return cls(video=video, duration=None, events=[], error=naming(video, error), error_code=code)
 
 
 __all__ = ["Event", "Result", "sort_events", "asdict"]

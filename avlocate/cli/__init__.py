@@ -15,6 +15,7 @@ import typer
 from .. import __version__
 from ..accounting import summary_line
 from ..errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, OutputError, UsageError
+from ..errors import InputNotFoundError, MediaError, naming
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Find audio-visual events (seen and heard at once) in videos.")
@@ -134,7 +135,11 @@ def run(
     started = time.perf_counter()
     for i, video in enumerate(videos, start=1):
         with status_console.status(f"[{i}/{len(videos)}] {video}", spinner="dots") if show else _nothing():
-            results.append(runner(video))
+            try:
+                results.append(runner(video))
+            except (MediaError, InputNotFoundError) as exc:  # about this file: its path once, at the start
+                exc.args = (naming(video, str(exc)),)
+                raise
         for key, value in results[-1].warnings.items():
             if not quiet:
                 _err(f"warning: {video}: {key}: {value}")
@@ -161,8 +166,12 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     timeout: Optional[float] = typer.Option(
         None, "--timeout", metavar="SECONDS",
-        help="Time limit per video: a video that takes longer (or crashes the decoder) becomes an error line "
-             "(code 9 / 70) and the batch goes on. Videos then run in a separate worker process."),
+        help="Time limit per video: a video that takes longer becomes an error line (code 9) and the batch "
+             "goes on."),
+    in_process: bool = typer.Option(
+        False, "--in-process",
+        help="Run the videos inside the batch process instead of a supervised worker process: no worker "
+             "start-up, but a video that crashes the decoder (or an OOM kill) ends the whole batch."),
     engine: str = typer.Option(
         "local", "--engine",
         help="local (this machine) or ray (Ray Data actors; needs `pip install 'avlocate\\[ray]'`). "
@@ -188,6 +197,8 @@ def batch(
         raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if address is not None and engine != "ray":
         raise UsageError("--address is the Ray cluster to run on: it needs --engine ray")
+    if engine == "ray" and in_process:
+        raise UsageError("--in-process works with --engine local only")
     if engine == "ray" and timeout is not None:
         raise UsageError("--timeout works with --engine local only (with ray, a video that crashes its "
                          "worker becomes an error line; a hang is not stopped)")
@@ -210,7 +221,7 @@ def batch(
             progress.advance(task)
             finished.append({k: record.get(k) for k in ("error", "duration", "timing", "throughput") if k in record})
             if "error" in record and not quiet:
-                _err(f"failed: {record['video']}: {record['error']}")
+                _err(f"failed: {naming(record['video'], record['error'])}")
 
         if engine == "ray":
             from ..runners.ray.engine import run_batch_ray
@@ -219,7 +230,7 @@ def batch(
                                     on_done=done, in_flight=videos_in_flight, decode=ray_decode)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
-                                timeout=timeout, in_flight=videos_in_flight)
+                                timeout=timeout, in_flight=videos_in_flight, in_process=in_process)
     if not quiet:
         _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}")
         line = summary_line(finished, time.perf_counter() - started)

@@ -27,7 +27,7 @@ def extract_command(
     """Extract features into the layouts the official training code reads (resumable)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..errors import EXIT_BATCH_FAILURES, UsageError
+    from ..errors import EXIT_BATCH_FAILURES, UsageError, naming
     from ..extraction.video import build_extractor
     from ..features.store import resolve_layout
     from ..extraction.folder import collect_videos, extract_many
@@ -54,7 +54,7 @@ def extract_command(
         def done(status: str, record: dict) -> None:
             progress.advance(task)
             if status == "failed":
-                say(f"failed: {record['video']}: {record['error']}")
+                say(f"failed: {naming(record['video'], record['error'])}")
 
         summary = extract_many(inputs, ext, output_dir, chosen, overwrite=overwrite, on_done=done)
     for note in summary.notes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..errors import AvlocateError, InputNotFoundError, UsageError
+from ..errors import AvlocateError, InputNotFoundError, UsageError, naming
 from ..features.store import FAILURES_FILE, read_sidecar, resolve_layout, sidecar_path
 from .video import extract_features
 from ..features.base import Extractor
@@ -50,6 +50,7 @@ def _record_failure(out: Path, summary: ExtractSummary, video: Path, exc: BaseEx
         record = {"video": str(video), "error": str(exc), "code": exc.exit_code}
     else:  # a bug in an extractor: recorded, and the other videos still run
         record = {"video": str(video), "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0], "code": 70}
+    record["error"] = naming(video, record["error"])  # the path once, at the start
     record["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     summary.failed += 1
     summary.failures.append(record)

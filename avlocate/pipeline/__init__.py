@@ -5,5 +5,19 @@
 * :mod:`.weight_import` (with :mod:`.convert_dense`, :mod:`.convert_vscg`) - official
   checkpoints and public extractor weights converted into avlocate's safetensors.
 
-Kept free of imports here, so that ``import avlocate`` stays cheap.
+Nothing heavy is imported here, so that ``import avlocate`` stays cheap: the names below load on first use.
 """
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {"locate": ".video", "video_runner": ".video", "load_model": ".models", "DEFAULT_MODEL": ".models"}
+
+
+def __getattr__(name: str) -> Any:
+    """``from avlocate.pipeline import locate`` works, loading torch only when it is asked for."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

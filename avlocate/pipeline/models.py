@@ -146,20 +146,12 @@ def _snippet_scores(model: LoadedModel, features: Features, threshold: float | N
 
 
 def _dense_snippet_scores(model: LoadedModel, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-    """Per-snippet class probabilities (T, K) of a dense head: sigmoid of its finest pyramid
-    level's logits. Heads with a fixed length run in the same windows as detection; where
-    windows overlap the higher probability is kept."""
-    from ..heads.dense.windows import window_starts
+    """Per-snippet class scores (T, K) of a dense head: what its events are drawn from, the max
+    over pyramid levels at each time step, in the same windows as detection
+    (:func:`avlocate.heads.dense.windows.dense_score_curve`)."""
+    from ..heads.dense.windows import dense_score_curve
 
-    head, length = model.head, visual.shape[-1]
-    max_len = int(head.cfg.max_seq_len)
-    if length <= max_len or not bool(getattr(head, "fixed_length", True)):
-        return torch.sigmoid(head(visual[None], audio[None]).logits[0][0, :length]).float().cpu()
-    scores = torch.zeros(length, int(head.cfg.num_classes))
-    for s in window_starts(length, max_len, 0.25):
-        part = torch.sigmoid(head(visual[None, :, s:s + max_len], audio[None, :, s:s + max_len]).logits[0][0]).float().cpu()
-        scores[s:s + max_len] = torch.maximum(scores[s:s + max_len], part[: min(max_len, length - s)])
-    return scores
+    return dense_score_curve(model.head, visual, audio)
 
 
 def _dense(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202

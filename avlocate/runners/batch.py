@@ -5,9 +5,10 @@ most the video in flight. A failed video becomes a line with an ``"error"`` fiel
 goes on. On a re-run the videos already in the output are skipped (``overwrite`` redoes them);
 a torn last line (from a kill mid-write) is cut off before appending. The output file is locked
 while a batch writes it (a second batch on it refuses), and a failed write (full disk) leaves no
-partial line: see :mod:`avlocate.runners.jsonl`. With a per-video ``timeout`` the videos run in
-supervised worker processes (:mod:`avlocate.runners.supervisor`), so neither a hang nor a
-crash inside a decoder stops the batch.
+partial line: see :mod:`avlocate.runners.jsonl`. By default the videos run in a supervised
+worker process (:mod:`avlocate.runners.supervisor`; one, reused, its model loaded once), so a
+crash inside a decoder or an OOM kill does not stop the batch; with a per-video ``timeout`` a hang
+does not either. ``in_process`` runs them in this process instead (no isolation).
 """
 from __future__ import annotations
 
@@ -144,8 +145,8 @@ def _failure_record(failure: JobFailure, timeout: float | None) -> dict:
         ).to_dict()
     return Result.failure(
         failure.video,
-        f"{failure.video}: the worker process died while processing it ({failure.detail}); "
-        "the file may crash the decoder, check that it plays in a media player",
+        f"{failure.video}: the worker process died while processing it, also when retried alone "
+        f"({failure.detail}); the file may crash the decoder, check that it plays in a media player",
         EXIT_INTERNAL,
     ).to_dict()
 
@@ -161,16 +162,19 @@ def run_batch(
     target: str = "avlocate.runners.batch:_run_one",
     env: dict[str, str] | None = None,
     in_flight: int = 1,
+    in_process: bool = False,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
-    With ``timeout`` (seconds per video), several ``workers`` or several devices (``options["device"]``
-    = "cuda:0,cuda:1": worker i uses device i mod n), videos run in supervised worker processes: a video that takes longer than ``timeout`` or crashes its worker becomes an error
-    line (exit code 9 / 70) and the batch goes on. Otherwise they run in this process, which is
-    the fastest for short batches. ``in_flight`` > 1 processes that many videos at a time (per
-    worker process, or in this process) on threads sharing one model, their network forwards
-    batched together (:mod:`avlocate.runners.in_flight`); with a ``timeout`` each video's limit runs
-    from the moment its worker gets it.
+    Videos run in supervised worker processes (one by default; ``workers`` of them, or one per
+    device of ``options["device"]`` = "cuda:0,cuda:1": worker i uses device i mod n): a video that
+    takes longer than ``timeout`` becomes an error line (exit code 9); one whose worker dies is
+    retried once alone, then becomes an error line (exit code 70); the worker is replaced and the
+    batch goes on. ``in_process`` runs them in this process instead: no process start-up, but a
+    crash or an OOM kill ends the batch (resume it by running it again). ``in_flight`` > 1
+    processes that many videos at a time (per worker process, or in this process) on threads
+    sharing one model, their network forwards batched together (:mod:`avlocate.runners.in_flight`); with a
+    ``timeout`` each video's limit runs from the moment its worker gets it.
     ``target`` ("module:function", called as
     ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
     """
@@ -181,12 +185,15 @@ def run_batch(
         raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
     if len(devices) > 1:  # one worker process per device at least, each loading its model there
         workers = max(workers, len(devices))
+    if in_process and (timeout is not None or workers > 1 or len(devices) > 1):
+        raise UsageError("--in-process runs the videos inside the batch process: it does not combine with "
+                         "--timeout, --workers or several devices, which need worker processes")
     videos = find_videos(folder)
     with ResultsFile(out, overwrite=overwrite) as results:
         todo = [str(v) for v in videos if str(v) not in results.done]
         summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)
         records: Iterator[dict]
-        if timeout is None and workers <= 1 and len(devices) == 1:  # in this process
+        if in_process:
             if in_flight > 1:
                 records = _in_flight_records(todo, options, target, in_flight)
             else:

@@ -3,16 +3,18 @@
 Why processes and not threads: a hang inside FFmpeg or a native crash (segfault) cannot be
 interrupted or survived from inside the process. Each worker is started once and reused for many
 videos (imports and model loading are paid once); a worker that exceeds the time limit is
-SIGKILLed and replaced, one that dies is replaced, and either way its video becomes an error
-record and the batch goes on.
+SIGKILLed and replaced (its video becomes an error record), one that dies is replaced (its video
+is retried once, alone, then becomes an error record), and the batch goes on.
 
 Jobs are handed out one at a time per worker, so with one worker the results come back in input
 order; with several they come back as they finish. With ``in_flight`` K > 1 a worker holds up to K
 jobs at once (threads sharing its model, :mod:`avlocate.runners.in_flight`), each with its own deadline
 from the moment it was handed over. When one of them times out the worker is killed: that video
-becomes an error record and the others are handed out again. When a worker holding several jobs
-dies, the culprit is unknown: each of them runs again alone (a "suspect" gets a worker to itself),
-and only one that kills its worker alone becomes an error record.
+becomes an error record and the others are handed out again. When a worker dies (a segfault, or a
+SIGKILL from outside such as the OOM killer's), every job it held runs once more, alone (a
+"suspect" gets a fresh worker to itself): a kill that does not recur costs nothing, and with
+several jobs in flight the culprit is found. Only a job that kills its worker alone becomes an
+error record.
 """
 from __future__ import annotations
 
@@ -208,12 +210,12 @@ class Supervisor:
                 raise WorkerStartupError(f"a batch worker process was not ready after {STARTUP_LIMIT:g} s")
 
     def _died(self, slot: _Slot, make_failure: Callable[[JobFailure], dict]) -> Iterator[dict]:
-        state, jobs = slot.state, list(slot.jobs)
+        state, jobs, alone = slot.state, list(slot.jobs), slot.alone
         how = self._stop(slot, kill=True)
         if state == "starting":
             raise WorkerStartupError(f"a batch worker process ended before it was ready ({how}); "
-                                     "run with --debug or without --timeout/--workers to see why")
-        if len(jobs) == 1:
+                                     "run with --debug or with --in-process to see why")
+        if alone and len(jobs) == 1:  # it already had a worker to itself: this video kills workers
             yield make_failure(JobFailure(jobs[0], "crash", how))
-        else:  # several videos were running: each runs again alone to find the one that crashes
-            self.suspects.extend(jobs)
+        else:  # a kill from outside (OOM) may not recur, and with several in flight the culprit is
+            self.suspects.extend(jobs)  # unknown: each runs once more, alone

@@ -45,7 +45,7 @@ def test_dense_heads_on_lite_features(tmp_path, repo_root, monkeypatch, name):
         assert 0.0 <= ev.start <= ev.end <= result.duration + 1e-6
         assert 0.0 <= ev.score <= 1.0
     assert [e.start for e in result.events] == sorted(e.start for e in result.events)
-    # per-snippet class scores (finest pyramid level) for --scores / the report's curves;
+    # per-snippet class scores (max over pyramid levels) for --scores / the report's curves;
     # demo1 gives 71 lite snippets > max_seq_len 64, so ccnet/esgnet stitch windows
     scores = result.extra["scores"]
     assert scores["classes"] == CLASSES and len(scores["times"]) == len(scores["values"]) == 71

@@ -73,8 +73,7 @@ def _kill_after_first_line(args: list[str], out: Path) -> tuple[int, list[int]]:
 def test_sigkill_then_resume_gives_every_video_exactly_once(four_videos, model_dir, tmp_path, isolated):
     out = tmp_path / "results.jsonl"
     args = avlocate_cmd("batch", four_videos, "--out", out, "--model", MODEL, "-q")
-    if isolated:
-        args += ["--timeout", "60"]
+    args += ["--timeout", "60"] if isolated else ["--in-process"]
     written, children = _kill_after_first_line(args, out)
     assert 1 <= written < 4, "the kill did not land part-way"
     if isolated:

@@ -55,3 +55,31 @@ def locate_dense(head: nn.Module, visual: torch.Tensor, audio: torch.Tensor, tim
     kept = nms(merged, cfg)
     secs = timeline.to_seconds(kept.segments.to(torch.float64)).to(torch.float32)
     return Detections(secs, kept.scores, kept.labels)
+
+
+def dense_score_curve(head: nn.Module, visual: torch.Tensor, audio: torch.Tensor, overlap: float = 0.25,
+                      batch_size: int = 16, fixed_length: bool | None = None) -> torch.Tensor:
+    """(T, K) per-snippet scores the events of :func:`locate_dense` are drawn from: the head runs
+    in the same windows, each window's max over pyramid levels
+    (:func:`avlocate.decode.score_curve.pyramid_max`) is shifted to video steps, and where windows
+    overlap the higher score is kept (their candidates meet in one Soft-NMS, which keeps either)."""
+    from ...decode.score_curve import pyramid_max
+
+    length = visual.shape[-1]
+    max_len = int(head.cfg.max_seq_len)
+    if fixed_length is None:
+        fixed_length = bool(getattr(head, "fixed_length", True))
+    with torch.no_grad():
+        if length <= max_len or not fixed_length:
+            out = head(visual[None], audio[None])
+            return pyramid_max(out.logits, out.masks, out.strides, 0, length)
+        curve = torch.zeros(length, int(head.cfg.num_classes))
+        starts = window_starts(length, max_len, overlap)
+        for first in range(0, len(starts), batch_size):
+            chunk = starts[first:first + batch_size]
+            out = head(torch.stack([visual[:, s:s + max_len] for s in chunk]),
+                       torch.stack([audio[:, s:s + max_len] for s in chunk]))
+            for i, s in enumerate(chunk):
+                part = pyramid_max(out.logits, out.masks, out.strides, i, max_len)
+                curve[s:s + max_len] = torch.maximum(curve[s:s + max_len], part)
+    return curve
