@@ -27,11 +27,14 @@ class WeightEntry:
     kind: str  # "model" or "file"
     file: str
     purpose: str
-    url: str | None
+    url: str | None  # the upstream source: a URL, or hf://REPO/FILE (manifest "source"; "url" in older ones)
     sha256: str | None
     licence: str
     note: str
     import_source: str | None  # `avlocate weights import --from` value that provides the file
+    check: str | None = None  # how a download is verified: sha256-prefix:HEX | git-blob-sha1:ID | sha256:HEX | hub
+    size: int | None = None  # bytes of the upstream file, when known
+    extractors: tuple[str, ...] = ()  # extractors that need this file (first-use fetching)
 
 
 def manifest_path() -> Path:
@@ -50,8 +53,10 @@ def entries() -> dict[str, WeightEntry]:
             out[name] = WeightEntry(
                 name=name, kind=kind, file=e.get("file", f"{name}.safetensors"),
                 purpose=e.get("for") or (f"{e.get('head')} head on {e.get('extractor')} features" if kind == "model" else ""),
-                url=e.get("url"), sha256=e.get("sha256"), licence=e.get("licence", "unknown"),
+                url=e.get("source") or e.get("url"), sha256=e.get("sha256"), licence=e.get("licence", "unknown"),
                 note=e.get("note", ""), import_source=e.get("import"),
+                check=e.get("check") or (f"sha256:{e['sha256']}" if e.get("sha256") else None),
+                size=e.get("size"), extractors=tuple(e.get("extractors", ())),
             )
     return out
 
