@@ -2,22 +2,19 @@
 
 Every known weight file is in ``weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
 one, e.g. a mirror's): models (heads with a card) and files (frozen extractors). Downloads go to
-``$AVLOCATE_HOME``, are written atomically (temporary file + rename) and checked by sha256. Where
+``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.weights.fetch`). Where
 the manifest knows no sha256 (nothing was verifiable here), the first download or import pins
 the hash it saw in ``$AVLOCATE_HOME/pins.json`` and every later ``verify`` checks against it.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OfflineError, WeightsError
+from ..errors import WeightsError
 from .store import BUNDLED_DIR, cache_dir, find_file, sha256_of
 
 
@@ -155,30 +152,8 @@ def verify(names: list[str] | None = None) -> list[tuple[str, str, str]]:
     return rows
 
 
-def pull(name: str, timeout: float = 20.0) -> Path:
-    """Download ``name`` into the cache, verified by sha256 (or pinned on first download)."""
-    e = entry(name)
-    already = find_file(e.file)
-    if already is not None:
-        return already
-    if not e.url:
-        raise WeightsError(f"no verified download URL is known for {name} ({e.file}); {how_to_get(e)}")
-    target = cache_dir() / e.file
-    try:
-        with urllib.request.urlopen(e.url, timeout=timeout) as response:  # noqa: S310 (URL from the manifest)
-            data = response.read()
-    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
-        # HTTPException covers a connection cut mid-body (IncompleteRead): nothing is written.
-        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-        raise OfflineError(f"cannot download {e.file} from {e.url} ({reason}); download it elsewhere and run "
-                           f"`avlocate weights import FILE{' --from ' + e.import_source if e.import_source else ''}`") from None
-    import hashlib
+def pull(name: str, timeout: float = 10.0) -> Path:
+    """Download, verify, convert and install ``name`` (see :mod:`avlocate.weights.fetch`)."""
+    from .fetch import pull as fetch_pull
 
-    digest = hashlib.sha256(data).hexdigest()
-    want = expected_sha256(e)
-    if want is not None and digest != want:
-        raise WeightsError(f"download of {e.file} has sha256 {digest[:12]}…, expected {want[:12]}…; not installed")
-    _atomic_write_bytes(target, data)
-    if want is None:
-        pin(e.file, digest)
-    return target
+    return fetch_pull(name, timeout=timeout)
