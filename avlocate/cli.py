@@ -107,6 +107,7 @@ def run(
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="Look for weights and model cards here first."),
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+    offline: bool = typer.Option(False, "--offline", help="Never download missing weights (as AVLOCATE_OFFLINE=1)."),
 ) -> None:
     """Find the events of one or more videos."""
     from .models import DEFAULT_MODEL
@@ -126,6 +127,10 @@ def run(
         import os
 
         os.environ["AVLOCATE_WEIGHTS"] = str(weights_dir)  # searched first (avlocate.weights.store)
+    if offline:
+        import os
+
+        os.environ["AVLOCATE_OFFLINE"] = "1"  # read by avlocate.weights.fetch (first-use downloads)
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
                           features_dir, checkpoint, extractor, precision)
     results = []

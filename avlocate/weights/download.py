@@ -121,6 +121,17 @@ def _resolve(host: str, port: int, timeout: float) -> None:
         raise outcome[0]
 
 
+def check_reachable(url: str, timeout: float) -> None:
+    """Resolve and connect to ``url``'s host within ``timeout`` or raise OSError: a quick answer
+    for a machine without network, before a library's own retries and back-off start."""
+    parsed = urllib.parse.urlsplit(url)
+    if not parsed.hostname:
+        raise OSError(f"no host in {url}")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    _resolve(parsed.hostname, port, timeout)
+    socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+
+
 def _progress(total: int | None, what: str):  # noqa: ANN202
     """A rich bar with size and rate on a terminal; nothing when stderr is piped or a file."""
     if not sys.stderr.isatty():
@@ -233,16 +244,27 @@ def fetch_hub(repo_id: str, filename: str, what: str, hint: str, timeout: float 
     from huggingface_hub import constants
 
     source = f"{constants.ENDPOINT}/{repo_id} ({filename})"
+    if not constants.HF_HUB_OFFLINE:
+        try:
+            check_reachable(constants.ENDPOINT, timeout)
+        except OSError as exc:
+            raise OfflineError(f"cannot download {what} from {source} ({exc}); {hint}") from None
     quiet = not sys.stderr.isatty()
     if quiet:
         disable_progress_bars()  # the hub's own tqdm bars: only on a terminal
+    import logging
+
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # its retry notes would break the one-line error
     try:
         return Path(hf_hub_download(repo_id=repo_id, filename=filename, etag_timeout=timeout))
     except Exception as exc:  # noqa: BLE001 — every hub/network failure becomes one line
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if constants.HF_HUB_OFFLINE:
-            reason = f"HF_HUB_OFFLINE is set and it is not in the Hugging Face cache: {reason}"
+            reason = f"hub offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE) and it is not in the Hugging Face cache: {reason}"
         raise OfflineError(f"cannot download {what} from {source} ({type(exc).__name__}: {reason}); {hint}") from None
     finally:
+        hub_log.setLevel(level)
         if quiet:
             enable_progress_bars()

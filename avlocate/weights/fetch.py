@@ -21,7 +21,8 @@ from .download import Check, Fetch, fetch_hub, fetch_url
 from .manager import WeightEntry, entries, entry, expected_sha256, pin
 from .store import cache_dir, find_file, sha256_of
 
-OFFLINE_SWITCHES = ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE")
+# TRANSFORMERS_OFFLINE: huggingface_hub treats it as HF_HUB_OFFLINE.
+OFFLINE_SWITCHES = ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def _truthy(value: str | None) -> bool:
@@ -181,3 +182,22 @@ def ensure_extractor_weights(extractor: str, offline: bool = False,
         + ", ".join(f"{e.name} ({e.url}, {upstream_size(e)})" for e in missing)
         + f" into {cache_dir()} (--offline or AVLOCATE_OFFLINE=1 prevents this)")
     return [pull(e.name) for e in missing]
+
+
+def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
+    """First use for ``avlocate run --model MODEL`` (a card name or path, or zeroshot): the
+    extractor's missing weights, fetched unless an offline switch is set."""
+    if model == "zeroshot":
+        from ..features.clip_clap._deps import require
+
+        require("clip")  # a missing library is said before gigabytes are fetched for it
+        require("clap")
+        return ensure_extractor_weights("clip-clap")
+    if extractor is None:
+        from .store import load_card
+
+        try:
+            extractor = load_card(model).extractor
+        except WeightsError:
+            return []  # no such model: the run's own error says so
+    return ensure_extractor_weights(extractor)
