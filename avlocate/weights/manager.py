@@ -1,6 +1,6 @@
 """The weights manager behind ``avlocate weights list | pull | import | verify | path``.
 
-Every known weight file is in ``weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
+Every known weight file is in the package's ``assets/weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
 one, e.g. a mirror's): models (heads with a card) and files (frozen extractors). Downloads go to
 ``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.weights.fetch`). Where
 the manifest knows no sha256 (nothing was verifiable here), the first download or import pins
