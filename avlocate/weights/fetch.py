@@ -118,6 +118,29 @@ def _install(e: WeightEntry, upstream: Path) -> Path:
     return target
 
 
+def _preflight(e: WeightEntry, timeout: float) -> None:
+    """Fail in one line, before any folder, lock or partial file is made, when the source's host
+    cannot be reached (no DNS, no route, refused)."""
+    from .download import check_reachable
+
+    assert e.url
+    if e.url.startswith("hf://"):
+        try:
+            from huggingface_hub import constants
+        except ImportError:
+            return  # fetch_hub says what to install
+        if constants.HF_HUB_OFFLINE:
+            return  # the hub's cache may still have it
+        url, what = constants.ENDPOINT, hub_parts(e.url)[1]
+        source = f"{url}/{hub_parts(e.url)[0]} ({what})"
+    else:
+        url, what, source = e.url, e.url.rstrip("/").rsplit("/", 1)[-1], e.url
+    try:
+        check_reachable(url, timeout)
+    except OSError as exc:
+        raise OfflineError(f"cannot download {what} from {source} ({exc}); {air_gapped_hint(e)}") from None
+
+
 def pull(name: str, timeout: float = 10.0) -> Path:
     """Install manifest entry ``name`` (no-op when present): fetch, verify, convert, install."""
     e = entry(name)
@@ -131,6 +154,7 @@ def pull(name: str, timeout: float = 10.0) -> Path:
     if _truthy(os.environ.get("AVLOCATE_OFFLINE")):
         raise OfflineError(f"AVLOCATE_OFFLINE is set: not downloading {e.file} from {e.url}; unset it, or "
                            f"{air_gapped_hint(e)}")
+    _preflight(e, timeout)
     from filelock import FileLock
 
     locks = cache_dir() / ".locks"

@@ -20,12 +20,18 @@ DATA_FILES = ("avlocate/assets/weights/manifest.json", "avlocate/assets/weights/
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """``pip wheel`` of a copy of the source tree (the build writes build/ and egg-info beside it)."""
+def source_copy(tmp_path_factory) -> Path:
+    """A copy of what a build reads (a build writes build/ and egg-info beside its sources)."""
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
         shutil.copy(REPO / name, src / name)
     shutil.copytree(REPO / "avlocate", src / "avlocate", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return src
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory, source_copy) -> Path:
+    src = source_copy
     out = tmp_path_factory.mktemp("dist")
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
                         str(src)], capture_output=True, text=True, timeout=600)
@@ -39,6 +45,19 @@ def test_the_wheel_holds_every_data_file_run_needs(wheel):
     missing = [f for f in DATA_FILES if f not in names]
     assert not missing, missing
     assert not any(n.startswith("weights/") for n in names)  # nothing outside the package
+
+
+def test_the_sdist_holds_every_data_file_run_needs(source_copy, tmp_path):
+    """setuptools' own sdist hook (what `python -m build --sdist` calls), offline."""
+    import tarfile
+
+    r = subprocess.run([sys.executable, "-c", f"from setuptools import build_meta as b; print(b.build_sdist({str(tmp_path)!r}))"],
+                       cwd=source_copy, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    sdist = tmp_path / r.stdout.strip().splitlines()[-1]
+    names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    missing = [f for f in DATA_FILES if f not in names]
+    assert not missing, missing
 
 
 def test_the_demo_runs_from_an_unpacked_wheel_outside_the_checkout(wheel, tmp_path):
