@@ -129,8 +129,9 @@ def path_of(name: str, needed_by: str | None = None) -> Path:
     if found is None:
         sha = expected_sha256(e) or "unknown"
         who = f" (needed by {needed_by})" if needed_by else ""
-        raise WeightsError(f"{e.file}{who}, sha256 {sha}, not found in {', '.join(str(d) for d in search_path())}; "
-                           f"no download is possible offline — {how_to_get(e)}")
+        way = (f"`avlocate weights pull {e.name}` downloads it from {e.url}; offline, {how_to_get(e)}" if e.url
+               else f"no download is possible offline — {how_to_get(e)}")
+        raise WeightsError(f"{e.file}{who}, sha256 {sha}, not found in {', '.join(str(d) for d in search_path())}; {way}")
     return found
 
 

@@ -289,3 +289,26 @@ def test_first_use_run_says_what_it_downloads_then_fails_fast_on_an_unreachable_
     assert "downloading" in lines[0] and "vgg19 (" in lines[0] and "vggish (" in lines[0] and "--offline" in lines[0]
     assert "cannot download vgg19-dcbb9e9d.pth" in lines[1] and "weights import FILE --from vgg19" in lines[1]
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_first_use_extract_fetches_unless_offline(tmp_path, file_host, offline):
+    """`avlocate extract -e vgg19-vggish` fetches its missing weights like a run (here from a
+    server that has none of them: 404 in one line); `--offline` makes no request at all."""
+    cards, manifest = _vgg19_vggish_setup(tmp_path, file_host.url)
+    env = _subprocess_env(AVLOCATE_HOME=str(tmp_path / "home"), AVLOCATE_MANIFEST=str(manifest),
+                          AVLOCATE_WEIGHTS=str(cards), HF_HUB_OFFLINE=None, TRANSFORMERS_OFFLINE=None,
+                          AVLOCATE_OFFLINE=None)
+    args = [sys.executable, "-m", "avlocate", "extract", str(REPO / "samples" / "demo1.mp4"), "-e", "vgg19-vggish",
+            "-o", str(tmp_path / "feats")] + (["--offline"] if offline else [])
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    if offline:
+        # extract reports the video as failed (exit 1) with the missing-weights line; nothing fetched
+        assert r.returncode == 1 and file_host.requests == [] and "downloading" not in r.stderr, r.stderr
+        assert "vgg19.safetensors (needed by the vgg19-vggish extractor)" in r.stderr
+        assert "`avlocate weights pull vgg19`" in r.stderr and "--from vgg19" in r.stderr
+    else:
+        assert r.returncode == 8 and len(lines) == 2 and "downloading" in lines[0], r.stderr
+        assert "HTTP 404" in lines[1] and "vgg19-dcbb9e9d.pth" in lines[1]
+        assert file_host.gets() == [("GET", "/vgg19-dcbb9e9d.pth", None)]
