@@ -212,10 +212,11 @@ def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
     """First use for ``avlocate run --model MODEL`` (a card name or path, or zeroshot): the
     extractor's missing weights, fetched unless an offline switch is set."""
     if model == "zeroshot":
-        from ..features.clip_clap._deps import require
+        if offline_switch() is None and any(e.url and find_file(e.file) is None for e in needed_by_extractor("clip-clap")):
+            from ..features.clip_clap._deps import require
 
-        require("clip")  # a missing library is said before gigabytes are fetched for it
-        require("clap")
+            require("clip")  # a missing library is said before gigabytes are fetched for it
+            require("clap")
         return ensure_extractor_weights("clip-clap")
     if extractor is None:
         from .store import load_card

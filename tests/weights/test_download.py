@@ -312,3 +312,81 @@ def test_first_use_extract_fetches_unless_offline(tmp_path, file_host, offline):
         assert r.returncode == 8 and len(lines) == 2 and "downloading" in lines[0], r.stderr
         assert "HTTP 404" in lines[1] and "vgg19-dcbb9e9d.pth" in lines[1]
         assert file_host.gets() == [("GET", "/vgg19-dcbb9e9d.pth", None)]
+
+
+def test_pull_for_a_model_fetches_everything_its_extractor_needs(cli, tmp_path, monkeypatch, file_host, home):
+    a, b = os.urandom(5000), os.urandom(7000)
+    file_host.files["a.bin"], file_host.files["b.bin"] = a, b
+    _manifest(tmp_path, monkeypatch, {
+        "toy-a": {"file": "a.safetensors", "source": f"{file_host.url}/a.bin", "extractors": ["toy"]},
+        "toy-b": {"file": "b.safetensors", "source": f"{file_host.url}/b.bin", "extractors": ["toy", "other"]},
+        "not-toy": {"file": "c.safetensors", "source": f"{file_host.url}/c.bin", "extractors": ["other"]}})
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "toy-model.json").write_text(json.dumps({"name": "toy-model", "head": "lite-av", "extractor": "toy",
+                                                      "classes": ["x"], "weights_file": "toy-model.safetensors"}))
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(cards))
+    r = cli("weights", "pull", "--for", "toy-model")
+    assert r.code == 0, r.err
+    assert r.out.split() == [str(home / "a.safetensors"), str(home / "b.safetensors")]
+    assert (home / "a.safetensors").read_bytes() == a and (home / "b.safetensors").read_bytes() == b
+    assert [p for _, p, _ in file_host.gets()] == ["/a.bin", "/b.bin"]
+    assert cli("weights", "pull").code == 2 and cli("weights", "pull", "toy-a", "--for", "toy-model").code == 2
+
+
+def test_list_json_shows_the_source_and_check_of_every_real_extractor_weight(cli, home, monkeypatch):
+    """The bundled manifest: every real extractor file has an upstream source and a check."""
+    from avlocate.weights.fetch import needed_by_model
+
+    monkeypatch.delenv("AVLOCATE_MANIFEST", raising=False)
+    r = cli("weights", "list", "--json")
+    assert r.code == 0, r.err
+    rows = {row["name"]: row for row in json.loads(r.out)}
+    for name in ("clip-vit-b-32", "clap-htsat-tiny", "vgg19", "vggish", "i3d-rgb", "i3d-flow", "raft-sintel"):
+        assert rows[name]["source"] and rows[name]["check"] and rows[name]["present"] is False, rows[name]
+    assert rows["i3d-rgb"]["check"] == "git-blob-sha1:2a7c22e23e6c74f50a0166ce61110bccd2ab48bb"
+    assert rows["vgg19"]["source"] == "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+    assert rows["vgg19"]["check"] == "sha256-prefix:dcbb9e9d"
+    assert rows["clip-vit-b-32"]["check"] == "hub" and rows["clip-vit-b-32"]["source"].startswith("hf://laion/")
+    assert rows["esgnet-demo"]["present"] is True and rows["unav"]["source"] is None  # unknown stays unknown
+    assert all({"name", "source", "check", "present", "size"} <= row.keys() for row in rows.values())
+    assert {e.name for e in needed_by_model("zeroshot")} == {
+        "clip-vit-b-32", "clap-htsat-tiny", "clap-tokenizer-vocab", "clap-tokenizer-merges"}
+    assert {e.name for e in needed_by_model("unav")} == {"i3d-rgb", "i3d-flow", "raft-sintel", "vggish"}
+
+
+def test_download_progress_shows_on_a_terminal_and_nothing_when_piped(tmp_path, file_host):
+    """Size and rate on a terminal (stderr a pty); not a byte on stderr when it is a pipe."""
+    import pty
+
+    payload = os.urandom(3_000_000)
+    file_host.files["p.bin"] = payload
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"models": {}, "files": {
+        "p": {"file": "p.safetensors", "source": f"{file_host.url}/p.bin",
+              "check": f"sha256:{hashlib.sha256(payload).hexdigest()}"}}}))
+
+    def env(home: str) -> dict[str, str]:
+        return _subprocess_env(AVLOCATE_HOME=str(tmp_path / home), AVLOCATE_MANIFEST=str(manifest), AVLOCATE_OFFLINE=None,
+                               AVLOCATE_WEIGHTS=str(tmp_path / "nothing-here"), TERM="xterm", COLUMNS="120")
+
+    piped = subprocess.run([sys.executable, "-m", "avlocate", "weights", "pull", "p"], env=env("piped"),
+                           capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "avlocate", "weights", "pull", "p"], env=env("tty"),
+                            stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pty closes when the process exits
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert "p.bin" in text and "3.0 MB" in text and "/s" in text, text
