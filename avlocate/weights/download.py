@@ -196,7 +196,7 @@ def _transfer(job: Fetch, part: Path) -> None:
             if job.check.kind not in ("none", "hub") and job.check.problem(part) is None:
                 return
             part.unlink()
-            raise _Cut("the partial file did not fit the server's; starting over") from None
+            return _transfer(job, part)  # the .part does not fit the server's file: start over (no Range)
         raise OfflineError(f"cannot download {job.what} from {job.url} (HTTP {exc.code} {exc.reason}); {job.hint}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
@@ -206,8 +206,9 @@ def _transfer(job: Fetch, part: Path) -> None:
         if response.status == 206 and offset:
             start = (response.headers.get("Content-Range") or "").removeprefix("bytes ").split("-")[0]
             if start != str(offset):
+                response.close()
                 part.unlink()
-                raise _Cut(f"the server resumed at byte {start or '?'}, not {offset}")
+                return _transfer(job, part)  # resumed elsewhere than asked: start over (no Range)
             mode = "ab"
         else:
             offset, mode = 0, "wb"  # the server ignored the Range: start over

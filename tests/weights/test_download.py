@@ -390,3 +390,20 @@ def test_download_progress_shows_on_a_terminal_and_nothing_when_piped(tmp_path, 
     os.close(leader)
     text = seen.decode(errors="replace")
     assert "p.bin" in text and "3.0 MB" in text and "/s" in text, text
+
+
+def test_pull_starts_over_when_a_stale_part_does_not_fit_the_download(cli, tmp_path, monkeypatch, file_host, home):
+    """A .part longer than the server's file (left by another version): the server answers the
+    Range with 416, the pull starts over without Range and ends with the verified file."""
+    payload = os.urandom(20_000)
+    src = tmp_path / "w.bin"
+    src.write_bytes(payload)
+    file_host.files["w.bin"] = payload
+    (home / "downloads").mkdir(parents=True)
+    (home / "downloads" / "w.bin.part").write_bytes(b"x" * 30_000)
+    _manifest(tmp_path, monkeypatch, {"w": {"file": "w.safetensors", "source": f"{file_host.url}/w.bin",
+                                            "check": f"git-blob-sha1:{_git_blob_id(src)}"}})
+    r = cli("weights", "pull", "w")
+    assert r.code == 0, r.err
+    assert (home / "w.safetensors").read_bytes() == payload
+    assert file_host.gets() == [("GET", "/w.bin", "bytes=30000-"), ("GET", "/w.bin", None)]
