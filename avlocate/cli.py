@@ -203,6 +203,10 @@ def batch(
     options = {"model": model, "device": device, "threshold": threshold}
     if precision is not None:
         options["precision"] = precision
+    from .models import DEFAULT_MODEL
+    from .weights.fetch import ensure_for_run
+
+    ensure_for_run(model or DEFAULT_MODEL)  # first use: fetched once here, not by every worker
     total = len(find_videos(folder))
     show = sys.stderr.isatty() and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -407,3 +407,21 @@ def test_pull_starts_over_when_a_stale_part_does_not_fit_the_download(cli, tmp_p
     assert r.code == 0, r.err
     assert (home / "w.safetensors").read_bytes() == payload
     assert file_host.gets() == [("GET", "/w.bin", "bytes=30000-"), ("GET", "/w.bin", None)]
+
+
+def test_first_use_batch_fetches_once_before_its_workers(tmp_path, unused_port):
+    """`batch` fetches in the parent (one line, then the one-line network error), not per video."""
+    import shutil
+
+    cards, manifest = _vgg19_vggish_setup(tmp_path, f"http://127.0.0.1:{unused_port}")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(REPO / "samples" / "demo1.mp4", videos / "a.mp4")
+    env = _subprocess_env(AVLOCATE_HOME=str(tmp_path / "home"), AVLOCATE_MANIFEST=str(manifest),
+                          AVLOCATE_WEIGHTS=str(cards), HF_HUB_OFFLINE=None, TRANSFORMERS_OFFLINE=None,
+                          AVLOCATE_OFFLINE=None)
+    r = subprocess.run([sys.executable, "-m", "avlocate", "batch", str(videos), "--out", str(tmp_path / "r.jsonl"),
+                        "--model", "toy-vscg"], env=env, capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 8 and len(lines) == 2 and "downloading" in lines[0], r.stderr
+    assert "cannot download vgg19-dcbb9e9d.pth" in lines[1]
