@@ -135,6 +135,8 @@ def _preflight(e: WeightEntry, timeout: float) -> None:
         source = f"{url}/{hub_parts(e.url)[0]} ({what})"
     else:
         url, what, source = e.url, e.url.rstrip("/").rsplit("/", 1)[-1], e.url
+        if _torch_hub_copy(what, Check.parse(e.check)) is not None:
+            return  # torch.hub already has a verified copy: no network needed
     try:
         check_reachable(url, timeout)
     except OSError as exc:

@@ -425,3 +425,27 @@ def test_first_use_batch_fetches_once_before_its_workers(tmp_path, unused_port):
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 8 and len(lines) == 2 and "downloading" in lines[0], r.stderr
     assert "cannot download vgg19-dcbb9e9d.pth" in lines[1]
+
+
+def test_pull_reuses_a_verified_torch_hub_copy_without_the_network(cli, tmp_path, monkeypatch, home, unused_port):
+    """A file torch.hub already downloaded (same name, hash prefix verified) is converted in place."""
+    from safetensors.torch import load_file
+
+    from avlocate.features.vggish.network import VGGish
+
+    torch.manual_seed(5)
+    state = VGGish().state_dict()
+    tmp = tmp_path / "v.pth"
+    torch.save(state, tmp)
+    prefix = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
+    hub = tmp_path / "torch-home" / "hub" / "checkpoints"  # TORCH_HOME of the `home` fixture
+    hub.mkdir(parents=True)
+    tmp.rename(hub / f"vggish-{prefix}.pth")
+    _manifest(tmp_path, monkeypatch, {"vggish": {
+        "file": "vggish.safetensors", "source": f"http://127.0.0.1:{unused_port}/vggish-{prefix}.pth",
+        "check": f"sha256-prefix:{prefix}", "import": "vggish"}})
+    r = cli("weights", "pull", "vggish")
+    assert r.code == 0, r.err
+    converted = load_file(str(home / "vggish.safetensors"))
+    assert all(torch.equal(converted[k], v) for k, v in state.items())
+    assert (hub / f"vggish-{prefix}.pth").is_file()  # torch.hub's copy is not ours to delete
