@@ -12,7 +12,7 @@ per second) and ``i3d-vggish`` (UnAV-100: RAFT flow + two-stream I3D at 25 fps).
 clip-clap at its default sampling >= 10x real time on 2 CPU cores.
 
 Weights: real weights are used when they are installed (weights search path: $AVLOCATE_WEIGHTS,
-weights/, $AVLOCATE_HOME); otherwise seeded random weights of the same architectures (speed does
+avlocate/assets/weights/, $AVLOCATE_HOME); otherwise seeded random weights of the same architectures (speed does
 not depend on the values) and the output says so. CLIP/CLAP need open_clip + laion_clap: when this
 interpreter lacks them, the clip-clap rows are run by ``--clap-python`` (default
 /work/clapvenv/bin/python when it exists) on the same clip, and their rows merged.

@@ -108,6 +108,7 @@ def run(
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="Look for weights and model cards here first."),
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+    offline: bool = typer.Option(False, "--offline", help="Never download missing weights (as AVLOCATE_OFFLINE=1)."),
 ) -> None:
     """Find the events of one or more videos."""
     from ..pipeline.models import DEFAULT_MODEL
@@ -127,6 +128,10 @@ def run(
         import os
 
         os.environ["AVLOCATE_WEIGHTS"] = str(weights_dir)  # searched first (avlocate.weights.store)
+    if offline:
+        import os
+
+        os.environ["AVLOCATE_OFFLINE"] = "1"  # read by avlocate.pipeline.fetch (first-use downloads)
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
                           features_dir, checkpoint, extractor, precision)
     results = []
@@ -209,6 +214,10 @@ def batch(
     options = {"model": model, "device": device, "threshold": threshold}
     if precision is not None:
         options["precision"] = precision
+    from ..pipeline.models import DEFAULT_MODEL
+    from ..pipeline.fetch import ensure_for_run
+
+    ensure_for_run(model or DEFAULT_MODEL)  # first use: fetched once here, not by every worker
     total = len(find_videos(folder))
     show = sys.stderr.isatty() and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -23,6 +23,7 @@ def extract_command(
     config: Optional[str] = typer.Option(None, "--config", help="Extractor settings as a JSON object, e.g. '{\"device\": \"cpu\"}'."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos whose sidecar already exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+    offline: bool = typer.Option(False, "--offline", help="Never download missing weights (as AVLOCATE_OFFLINE=1)."),
 ) -> None:
     """Extract features into the layouts the official training code reads (resumable)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -38,6 +39,9 @@ def extract_command(
         raise UsageError(f"--config is not JSON ({exc.msg})") from None
     if not isinstance(settings, dict):
         raise UsageError("--config must be a JSON object")
+    from ..pipeline.fetch import ensure_extractor_weights
+
+    ensure_extractor_weights(extractor, offline=offline)  # first use: fetch what is missing, unless offline
     ext = build_extractor(extractor, settings)
     chosen = resolve_layout(ext, layout)  # a wrong layout fails before anything is decoded
     total = len(collect_videos(inputs))

@@ -12,8 +12,15 @@ weights_app = typer.Typer(no_args_is_help=True, help="Known weights: list, pull,
 
 
 @weights_app.command("list")
-def weights_list() -> None:
+def weights_list(as_json: bool = typer.Option(False, "--json", help="A JSON array, one object per known weight.")) -> None:
     """Every known weight file, what it is for, and whether it is installed."""
+    if as_json:
+        import json
+
+        from ..weights.listing import weights_as_records
+
+        typer.echo(json.dumps(weights_as_records(), indent=2))
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -42,11 +49,19 @@ def weights_path(name: str = typer.Argument(..., help="A name from `avlocate wei
 
 
 @weights_app.command("pull")
-def weights_pull(name: str = typer.Argument(...), timeout: float = typer.Option(20.0, "--timeout")) -> None:
-    """Download a weight file into $AVLOCATE_HOME (sha256-checked, atomic)."""
-    from ..weights.manager import pull
+def weights_pull(
+    name: Optional[str] = typer.Argument(None, help="A name from `avlocate weights list`."),
+    for_model: Optional[str] = typer.Option(None, "--for", help="Everything this model (or zeroshot) needs."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the network (connect, each read)."),
+) -> None:
+    """Download, verify and convert upstream weights into $AVLOCATE_HOME (no pickle code runs)."""
+    from ..pipeline.fetch import needed_by_model, pull
 
-    typer.echo(str(pull(name, timeout=timeout)))
+    if (name is None) == (for_model is None):
+        raise UsageError("give a weights NAME or --for MODEL (one of them)")
+    names = [name] if name is not None else [e.name for e in needed_by_model(for_model)]
+    for n in names:
+        typer.echo(str(pull(n, timeout=timeout)))
 
 
 @weights_app.command("verify")

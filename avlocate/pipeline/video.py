@@ -102,6 +102,11 @@ def video_runner(
     ``--model zeroshot`` builds its encoders and label prompts once here; every other model is
     a card + weights loaded (and cached) by :func:`locate`.
     """
+    if features_dir is None:  # first use: fetch the extractor's missing weights (unless offline)
+        from .fetch import ensure_for_run
+        from .models import DEFAULT_MODEL
+
+        ensure_for_run(model or DEFAULT_MODEL, extractor)
     if model == "zeroshot":
         from ..zeroshot import ZeroShotModel
 

@@ -1,23 +1,20 @@
 """The weights manager behind ``avlocate weights list | pull | import | verify | path``.
 
-Every known weight file is in ``weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
+Every known weight file is in the package's ``assets/weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
 one, e.g. a mirror's): models (heads with a card) and files (frozen extractors). Downloads go to
-``$AVLOCATE_HOME``, are written atomically (temporary file + rename) and checked by sha256. Where
+``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.pipeline.fetch`). Where
 the manifest knows no sha256 (nothing was verifiable here), the first download or import pins
 the hash it saw in ``$AVLOCATE_HOME/pins.json`` and every later ``verify`` checks against it.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OfflineError, WeightsError
+from ..errors import WeightsError
 from .store import BUNDLED_DIR, cache_dir, find_file, sha256_of
 
 
@@ -27,11 +24,14 @@ class WeightEntry:
     kind: str  # "model" or "file"
     file: str
     purpose: str
-    url: str | None
+    url: str | None  # the upstream source: a URL, or hf://REPO/FILE (manifest "source"; "url" in older ones)
     sha256: str | None
     licence: str
     note: str
     import_source: str | None  # `avlocate weights import --from` value that provides the file
+    check: str | None = None  # how a download is verified: sha256-prefix:HEX | git-blob-sha1:ID | sha256:HEX | hub
+    size: int | None = None  # bytes of the upstream file, when known
+    extractors: tuple[str, ...] = ()  # extractors that need this file (first-use fetching)
 
 
 def manifest_path() -> Path:
@@ -50,8 +50,10 @@ def entries() -> dict[str, WeightEntry]:
             out[name] = WeightEntry(
                 name=name, kind=kind, file=e.get("file", f"{name}.safetensors"),
                 purpose=e.get("for") or (f"{e.get('head')} head on {e.get('extractor')} features" if kind == "model" else ""),
-                url=e.get("url"), sha256=e.get("sha256"), licence=e.get("licence", "unknown"),
+                url=e.get("source") or e.get("url"), sha256=e.get("sha256"), licence=e.get("licence", "unknown"),
                 note=e.get("note", ""), import_source=e.get("import"),
+                check=e.get("check") or (f"sha256:{e['sha256']}" if e.get("sha256") else None),
+                size=e.get("size"), extractors=tuple(e.get("extractors", ())),
             )
     return out
 
@@ -127,8 +129,9 @@ def path_of(name: str, needed_by: str | None = None) -> Path:
     if found is None:
         sha = expected_sha256(e) or "unknown"
         who = f" (needed by {needed_by})" if needed_by else ""
-        raise WeightsError(f"{e.file}{who}, sha256 {sha}, not found in {', '.join(str(d) for d in search_path())}; "
-                           f"no download is possible offline — {how_to_get(e)}")
+        way = (f"`avlocate weights pull {e.name}` downloads it from {e.url}; offline, {how_to_get(e)}" if e.url
+               else f"no download is possible offline — {how_to_get(e)}")
+        raise WeightsError(f"{e.file}{who}, sha256 {sha}, not found in {', '.join(str(d) for d in search_path())}; {way}")
     return found
 
 
@@ -148,32 +151,3 @@ def verify(names: list[str] | None = None) -> list[tuple[str, str, str]]:
         else:
             rows.append((name, str(found), "ok" if sha256_of(found) == want else "MISMATCH"))
     return rows
-
-
-def pull(name: str, timeout: float = 20.0) -> Path:
-    """Download ``name`` into the cache, verified by sha256 (or pinned on first download)."""
-    e = entry(name)
-    already = find_file(e.file)
-    if already is not None:
-        return already
-    if not e.url:
-        raise WeightsError(f"no verified download URL is known for {name} ({e.file}); {how_to_get(e)}")
-    target = cache_dir() / e.file
-    try:
-        with urllib.request.urlopen(e.url, timeout=timeout) as response:  # noqa: S310 (URL from the manifest)
-            data = response.read()
-    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
-        # HTTPException covers a connection cut mid-body (IncompleteRead): nothing is written.
-        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-        raise OfflineError(f"cannot download {e.file} from {e.url} ({reason}); download it elsewhere and run "
-                           f"`avlocate weights import FILE{' --from ' + e.import_source if e.import_source else ''}`") from None
-    import hashlib
-
-    digest = hashlib.sha256(data).hexdigest()
-    want = expected_sha256(e)
-    if want is not None and digest != want:
-        raise WeightsError(f"download of {e.file} has sha256 {digest[:12]}…, expected {want[:12]}…; not installed")
-    _atomic_write_bytes(target, data)
-    if want is None:
-        pin(e.file, digest)
-    return target

@@ -1,15 +1,18 @@
 """Finding, verifying and loading weights — offline first, never executing code.
 
 Search path for a weights file or model card, first hit wins:
-1. ``$AVLOCATE_WEIGHTS`` (a folder), 2. the ``weights/`` folder of this checkout (the bundled
-demo), 3. the cache ``$AVLOCATE_HOME`` (default ``~/.cache/avlocate``). Files are safetensors,
-so loading cannot run code; sha256 is checked when the card pins one.
+1. ``$AVLOCATE_WEIGHTS`` (a folder), 2. the package's ``assets/weights/`` (the bundled demo models
+and the manifest; read-only, shipped in the wheel and the sdist), 3. the user cache
+``$AVLOCATE_HOME`` (default: the platform's cache folder, e.g. ``~/.cache/avlocate``), where
+everything avlocate writes goes — never inside the installed package. Files are safetensors, so
+loading cannot run code; sha256 is checked when the card pins one.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -18,11 +21,24 @@ from ..errors import WeightsError
 from .card import ModelCard
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_DIR = PACKAGE_ROOT.parent / "weights"
+BUNDLED_DIR = PACKAGE_ROOT / "assets" / "weights"
+
+
+def _platform_cache() -> Path:
+    """The platform's per-user cache folder (XDG on Linux, Library/Caches on macOS, LOCALAPPDATA on Windows)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "avlocate"
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("AVLOCATE_HOME", Path.home() / ".cache" / "avlocate")).expanduser()
+    """Where avlocate writes (downloads, imports, pins): ``$AVLOCATE_HOME``, else the platform cache."""
+    home = os.environ.get("AVLOCATE_HOME")
+    return Path(home).expanduser() if home else _platform_cache()
 
 
 def search_path() -> list[Path]:
@@ -50,7 +66,7 @@ def sha256_of(path: Path) -> str:
 
 
 def manifest() -> dict[str, dict]:
-    """Known models (bundled or downloadable) from ``weights/manifest.json``."""
+    """Known models (bundled or downloadable) from the bundled ``assets/weights/manifest.json``."""
     path = BUNDLED_DIR / "manifest.json"
     if not path.is_file():
         return {}

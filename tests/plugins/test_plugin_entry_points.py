@@ -57,7 +57,7 @@ def plugin_env(tmp_path, repo_root):
                                                     "broken-plug": "tinyplug_not_there:Nothing"})
     # A model card that uses the plugin extractor: the bundled demo head and weights, whose
     # features the plugin reproduces; only the extractor name differs.
-    card = json.loads((repo_root / "weights" / "lite-demo.json").read_text())
+    card = json.loads((repo_root / "avlocate" / "assets" / "weights" / "lite-demo.json").read_text())
     card["name"] = "tinyplug-demo"
     card["extractor"] = card["feature_protocol"]["extractor"] = "tinyplug"
     weights = tmp_path / "weights"

@@ -1,12 +1,13 @@
 """Where the CLIP and CLAP weights come from — local files only, found or refused in one line.
 
-Nothing here downloads: no URL is known to be reachable from here, so none is invented. A weight
+Nothing here downloads (``avlocate weights pull`` and a run's first use do, see
+:mod:`avlocate.pipeline.fetch`). A weight
 file is found, first hit wins, at
 
 1. an explicit path (``ClipClapConfig.clip_weights`` / ``clap_weights``; CLI ``--clip-weights`` /
    ``--clap-weights``),
-2. its manifest name in the weights search path (``$AVLOCATE_WEIGHTS``, the checkout's
-   ``weights/``, ``$AVLOCATE_HOME`` — see :mod:`avlocate.weights.store`).
+2. its manifest name in the weights search path (``$AVLOCATE_WEIGHTS``, the package's
+   ``assets/weights/``, ``$AVLOCATE_HOME`` — see :mod:`avlocate.weights.store`).
 
 Accepted formats: safetensors (our own), or the public PyTorch files (open_clip's
 ``open_clip_pytorch_model.bin``, LAION-CLAP's ``630k-audioset-best.pt``) read with
@@ -176,7 +177,8 @@ def import_checkpoint(kind: str, checkpoint: str | Path, out_dir: str | Path | N
     return out / name
 
 
-#: Entries for ``weights/manifest.json`` (owned by the weights manager). URL and sha256 unknown.
+#: Entries for ``assets/weights/manifest.json`` (owned by the weights manager, which now also holds
+#: their hub sources and checks). sha256 unknown.
 MANIFEST_ENTRIES: dict[str, dict] = {
     "clip-vit-b-32": {
         "file": clip_weights_name(CLIP_DEFAULT_ARCH, CLIP_DEFAULT_TAG),

@@ -1,0 +1,135 @@
+"""Local HTTP servers on 127.0.0.1 for the download tests: a file host that speaks HTTP Range (and
+can cut a transfer mid-file), and enough of the Hugging Face hub's file API for hf_hub_download."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass
+class FileHost:
+    """What the server serves and what it saw."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
+    cut_after: int | None = None  # send only this many body bytes per response, then drop the connection
+    cuts_left: int = 0  # how many responses to cut (then serve whole)
+    hub_commit: str = "0123456789abcdef0123456789abcdef01234567"
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def gets(self) -> list[tuple[str, str, str | None]]:
+        with self.lock:
+            return [r for r in self.requests if r[0] == "GET"]
+
+
+def _handler(host: FileHost, hub: bool):  # noqa: ANN202
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep the access log out of captured stderr
+            pass
+
+        def _file(self) -> tuple[str, bytes | None]:
+            path = self.path.split("?")[0]
+            if hub:  # /{repo}/resolve/{revision}/{file} -> "{repo}/{file}"
+                repo, sep, rest = path.lstrip("/").partition("/resolve/")
+                key = f"{repo}/{rest.partition('/')[2]}" if sep else ""
+            else:
+                key = path.lstrip("/")
+            return key, host.files.get(key)
+
+        def _head(self, data: bytes, start: int, status: int) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data) - start))
+            self.send_header("Accept-Ranges", "bytes")
+            if status == 206:
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            if hub:
+                digest = hashlib.sha256(data).hexdigest()
+                self.send_header("X-Repo-Commit", host.hub_commit)
+                self.send_header("ETag", f'"{digest}"')
+                self.send_header("X-Linked-Etag", f'"{digest}"')
+                self.send_header("X-Linked-Size", str(len(data)))
+            self.end_headers()
+
+        def _answer(self, body: bool) -> None:
+            rng = self.headers.get("Range")
+            with host.lock:
+                host.requests.append((self.command, self.path, rng))
+            _, data = self._file()
+            if data is None:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                if hub:
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                self.end_headers()
+                return
+            start = int(rng.removeprefix("bytes=").split("-")[0]) if rng else 0
+            if start >= len(data) and rng:
+                self.send_response(416)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self._head(data, start, 206 if rng else 200)
+            if not body:
+                return
+            with host.lock:
+                cut = host.cut_after is not None and host.cuts_left > 0
+                if cut:
+                    host.cuts_left -= 1
+            if cut:
+                self.wfile.write(data[start:start + host.cut_after])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)  # the client sees a cut, not a slow server
+                return
+            self.wfile.write(data[start:])
+
+        def do_GET(self):  # noqa: N802
+            self._answer(body=True)
+
+        def do_HEAD(self):  # noqa: N802
+            self._answer(body=False)
+
+    return Handler
+
+
+def _serve(hub: bool):  # noqa: ANN202
+    host = FileHost()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(host, hub))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    return host, httpd
+
+
+@pytest.fixture
+def file_host():
+    host, httpd = _serve(hub=False)
+    yield host
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def fake_hub():
+    host, httpd = _serve(hub=True)
+    yield host
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
