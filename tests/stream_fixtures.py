@@ -17,15 +17,26 @@ from pathlib import Path
 import av
 
 
-def remux_to_ts(src: Path, dst: Path) -> Path:
-    """The same packets in an MPEG-TS container (no re-encoding)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
-        for packet in inp.demux(list(inp.streams)):
-            if packet.dts is None or packet.stream_index not in streams:
-                continue
-            packet.stream = streams[packet.stream_index]
-            out.mux(packet)
+def remux_to_ts(src: Path, dst: Path, repeat: int = 1) -> Path:
+    """The same packets in an MPEG-TS container (no re-encoding); ``repeat`` > 1 plays the content
+    that many times in a row (timestamps shifted by the source's duration, rounded up to 1 s)."""
+    with av.open(str(src)) as probe_in:
+        shift_s = -(-int(probe_in.duration or 0) // av.time_base) or 1
+    with av.open(str(dst), "w", format="mpegts") as out:
+        streams = None
+        for r in range(repeat):
+            with av.open(str(src)) as inp:
+                if streams is None:
+                    streams = {s.index: out.add_stream_from_template(s) for s in inp.streams
+                               if s.type in ("video", "audio")}
+                for packet in inp.demux(list(inp.streams)):
+                    if packet.dts is None or packet.stream_index not in streams:
+                        continue
+                    offset = int(r * shift_s / packet.time_base)
+                    packet.pts = None if packet.pts is None else packet.pts + offset
+                    packet.dts += offset
+                    packet.stream = streams[packet.stream_index]
+                    out.mux(packet)
     return dst
 
 
