@@ -160,3 +160,26 @@ def test_snippets_made_block_by_block_equal_the_whole_file_and_memory_stays_boun
     tl = ex.timeline
     # never more than one block (plus the lead, one window and one chunk) of frames held
     assert most <= (block + 1) * tl.stride + tl.window + 4
+
+
+def test_terminal_progress_shows_stream_time_and_lag():
+    import io
+
+    from avlocate.live import LivePrinter
+
+    err = io.StringIO()
+    printer = LivePrinter("-", io.StringIO(), err, progress=True)
+    printer.set_anchor(0.0)
+    printer.status(3723.0)
+    text = err.getvalue()
+    assert "01:02:03 of stream processed" in text and "lag" in text and text.startswith("\r")
+    quiet = io.StringIO()
+    LivePrinter("-", io.StringIO(), quiet, progress=False).status(5.0)
+    assert quiet.getvalue() == ""
+
+
+def test_live_refuses_options_that_do_not_apply(capsys):
+    from avlocate.cli import main
+
+    rc = main(["run", "-", "--live", "-f", "srt"])
+    assert rc == 2 and "--live prints one JSON line" in capsys.readouterr().err
