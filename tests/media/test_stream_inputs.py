@@ -21,7 +21,7 @@ from avlocate.media.source import is_stream, read_list
 from avlocate.pipeline import locate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
-from stream_fixtures import StreamServer, free_port, moov_at_end, remux_to_ts  # noqa: E402
+from stream_fixtures import StreamServer, free_port, moov_at_end, remux, remux_to_ts  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo1.mp4"
 
@@ -48,6 +48,9 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "moov_end": moov_at_end(DEMO, d / "moov_end.mp4"),
         "audio_only": _only(DEMO, d / "audio_only.ts", "audio"),
         "video_only": _only(DEMO, d / "video_only.ts", "video"),
+        "mkv": remux(DEMO, d / "demo1.mkv", "matroska"),
+        "fmp4": remux(DEMO, d / "demo1_frag.mp4", "mp4", {"movflags": "frag_keyframe+empty_moov"}),
+        "flv": remux(DEMO, d / "demo1.flv", "flv"),
     }
 
 
@@ -95,7 +98,7 @@ def _cli(args: list[str], stdin: Path | None = None) -> subprocess.CompletedProc
                               timeout=300)
 
 
-@pytest.mark.parametrize("kind", ["ts", "mp4"])
+@pytest.mark.parametrize("kind", ["ts", "mp4", "mkv", "fmp4", "flv"])
 def test_pipe_gives_the_events_of_the_file(media, kind):
     want = locate(media[kind], device="cpu")
     proc = _cli(["-", "-f", "json", "-q", "--device", "cpu"], stdin=media[kind])
