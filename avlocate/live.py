@@ -26,6 +26,7 @@ stream stalls, the last analysis runs on what was received and the events still 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -213,7 +214,7 @@ class LiveLocator:
             start, stop = e.start + offset, e.end + offset
             if end is not None:
                 start, stop = min(start, end), min(stop, end)
-            out.append(Event(e.label, round(start, 3), round(stop, 3), e.score))
+            out.append(dataclasses.replace(e, start=round(start, 3), end=round(stop, 3)))
         return out, offset
 
     def _is_printed(self, e: Event) -> bool:
@@ -286,6 +287,7 @@ class LivePrinter:
     def event(self, closed: ClosedEvent) -> None:
         e = closed.event
         line = {"video": self.video, "label": e.label, "start": e.start, "end": e.end, "score": round(e.score, 4),
+                **({"modality": e.modality} if e.modality else {}),
                 "start_time": self._iso(e.start), "end_time": self._iso(e.end),
                 "stream_time": round(closed.stream_time, 3), "final": closed.final}
         self.out.write(json.dumps(line) + "\n")
@@ -330,8 +332,8 @@ def run_live(clip: Any, extractor: Any, analyze: Callable[[Features], list[Event
     interrupted = False
     try:
         for chunk in chunks:
-            printer.set_anchor(feed.seconds_received)
             feats = feed.push(chunk)
+            printer.set_anchor(feed.seconds_received)  # the first data: stream time ~ wall clock now
             if feats is not None:
                 locator.add(feats)
                 for closed in locator.step_closed():

@@ -158,6 +158,11 @@ def open_stream(target: str, options: StreamOptions | None = None, stdin: Binary
     """Open a URL, or ``-`` (standard input), for one pass of reading."""
     options = options or StreamOptions()
     if target == "-":
+        if stdin is None and sys.stdin.isatty():
+            from ..errors import UsageError
+
+            raise UsageError("-: standard input is a terminal; pipe a video into it (e.g. `ffmpeg -i in.mp4 -f mpegts - "
+                             "| avlocate run -`)")
         raw = stdin if stdin is not None else sys.stdin.buffer
         head = check_mp4_head(raw)
         if not head:

@@ -227,7 +227,11 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     truncated = bool(ends) and not open_ended and (stop_error is not None or end < declared - TRUNCATION_TOLERANCE_S)
     final = min(declared, end) if truncated else declared
     if open_ended:
-        final = max(end, float(Fraction(selector.next_index) / rate)) if use_video else end
+        # The decoded end, as a file's probe would declare it. The grid may already have handed
+        # out one frame past it (it saw a frame a period ahead, not the end): at most one more
+        # frame than the file's count, which snippet features trim away. Nothing decoded: 0 s
+        # (never the 10-year cap, which would be padded with silence).
+        final = end if ends else 0.0
         if stop_error is not None:
             clip.warnings["stream"] = f"ended early at {final:.2f} s ({reason(stop_error)})"
     if truncated and use_video:
