@@ -183,3 +183,48 @@ def test_live_refuses_options_that_do_not_apply(capsys):
 
     rc = main(["run", "-", "--live", "-f", "srt"])
     assert rc == 2 and "--live prints one JSON line" in capsys.readouterr().err
+
+
+def test_locator_memory_stays_flat_over_two_hours_and_each_event_is_printed_once():
+    """Two hours of snippets (0.25 s each) through the sliding-window locator. The analysis is a
+    rule on the features themselves (an event wherever feature 0 is high), so every window sees
+    the events it holds, cut at its edges as a model would."""
+    import torch
+
+    from avlocate.features.base import Features
+    from avlocate.live import LiveLocator
+    from avlocate.results import Event
+    from avlocate.timeline import Timeline
+
+    tl = Timeline(fps=8.0, window=4, stride=2)
+    step, period, length = tl.step_seconds, 80, 12  # an event of 3 s every 20 s
+
+    def analyze(feats: Features) -> list[Event]:
+        on = feats.visual[:, 0] > 0.5
+        events, i = [], 0
+        while i < len(on):
+            if on[i]:
+                j = i
+                while j < len(on) and on[j]:
+                    j += 1
+                events.append(Event("beep", i * step, j * step, 0.9))
+                i = j
+            else:
+                i += 1
+        return events
+
+    window = 128
+    locator = LiveLocator(analyze, step, window, LiveConfig())
+    total, block, printed, most_printed = 2 * 3600 * 4, 8, [], 0
+    for first in range(0, total, block):
+        idx = torch.arange(first, first + block)
+        visual = ((idx % period) < length).float()[:, None].repeat(1, 3)
+        locator.add(Features(visual, torch.zeros(block, 2), tl, "rule"))
+        printed += locator.step_closed()
+        assert len(locator.visual) <= window
+        most_printed = max(most_printed, len(locator.printed))
+    printed += locator.flush(None)
+    starts = [round(c.event.start, 3) for c in printed]
+    assert starts == [k * period * step for k in range(total // period)]  # each once, in order
+    assert all(c.event.end - c.event.start == length * step for c in printed)
+    assert most_printed <= 60.0 / (period * step) + 2  # only the last minute of printed events is kept
