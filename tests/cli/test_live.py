@@ -228,3 +228,15 @@ def test_locator_memory_stays_flat_over_two_hours_and_each_event_is_printed_once
     assert starts == [k * period * step for k in range(total // period)]  # each once, in order
     assert all(c.event.end - c.event.start == length * step for c in printed)
     assert most_printed <= 60.0 / (period * step) + 2  # only the last minute of printed events is kept
+
+
+def test_demo1_mp4_piped_live_gives_the_events_of_the_file():
+    want = sorted((e.label, e.start, e.end) for e in locate(DEMO, device="cpu").events)
+    with open(DEMO, "rb") as f:
+        proc = _live(["-"], stdin=f)
+        lines = _read_lines(proc, None)
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
+    got = sorted((line["label"], line["start"], line["end"]) for line, _ in lines)
+    assert [g[0] for g in got] == [w[0] for w in want]
+    for g, w in zip(got, want):
+        assert abs(g[1] - w[1]) <= 0.1 and abs(g[2] - w[2]) <= 0.1, (got, want)
