@@ -67,6 +67,37 @@ class TimeoutError_(AvlocateError):
     exit_code = 9
 
 
+class StreamEndedEarlyError(AvlocateError):
+    """A network stream stalled (no data for --stall-timeout seconds) or was dropped: the events
+    found so far were written, but the stream did not end normally."""
+
+    exit_code = 10
+
+
+class ConnectionRefusedError_(MediaError):
+    """A URL whose server refused the connection (nothing listens on that port)."""
+
+    exit_code = 11
+
+
+class RemoteNotFoundError(MediaError):
+    """A URL the server answered with "not found" (HTTP 404) or another client error (4xx)."""
+
+    exit_code = 12
+
+
+class UnknownHostError(MediaError):
+    """A URL whose host name does not resolve."""
+
+    exit_code = 13
+
+
+class NoVideoStreamError(MediaError):
+    """A stream (URL or standard input) that carries no video, when the model needs video."""
+
+    exit_code = 14
+
+
 #: exit code of `avlocate batch` when at least one video failed (the others were written).
 EXIT_BATCH_FAILURES = 1
 #: exit code of an unexpected internal error (a bug), printed as one line without --debug.
@@ -83,6 +114,11 @@ ALL_ERRORS: tuple[type[AvlocateError], ...] = (
     OutputError,
     OfflineError,
     TimeoutError_,
+    StreamEndedEarlyError,
+    ConnectionRefusedError_,
+    RemoteNotFoundError,
+    UnknownHostError,
+    NoVideoStreamError,
 )
 
 

@@ -90,7 +90,7 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embe
 
 @app.command()
 def run(
-    videos: list[Path] = typer.Argument(..., help="Video file(s)."),
+    videos: list[str] = typer.Argument(..., help="Video file(s), URL(s) (http://, rtsp://, ...), or - for standard input."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path (default: the bundled demo)."),
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, otio (OpenTimelineIO), audacity (label track), tsv (as whisper), or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
@@ -109,6 +109,10 @@ def run(
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
     offline: bool = typer.Option(False, "--offline", help="Never download missing weights (as AVLOCATE_OFFLINE=1)."),
+    live: bool = typer.Option(False, "--live", help="A stream that never ends (camera, RTSP, broadcast, a real-time pipe): "
+                              "print each event as a JSON line as soon as it is closed."),
+    stall_timeout: float = typer.Option(30.0, "--stall-timeout", metavar="SECONDS",
+                                        help="URL/live: a stream without data for this long ends (exit code 10)."),
 ) -> None:
     """Find the events of one or more videos."""
     from ..pipeline.models import DEFAULT_MODEL
@@ -132,8 +136,21 @@ def run(
         import os
 
         os.environ["AVLOCATE_OFFLINE"] = "1"  # read by avlocate.pipeline.fetch (first-use downloads)
+    from ..media.onepass import StreamOptions
+
+    if stall_timeout <= 0:
+        raise UsageError(f"--stall-timeout {stall_timeout:g} must be positive (seconds)")
+    stream_options = StreamOptions(stall_timeout=stall_timeout)
+    if live:  # its own loop and output (avlocate/runners/live.py)
+        from ..runners.live import run_live_cli
+
+        if fmt or output_dir is not None or scores or features_dir is not None or per_modality:
+            raise UsageError("--live prints one JSON line per event on stdout: -f, -o, --scores, --features and "
+                             "--per-modality do not apply to it")
+        raise typer.Exit(run_live_cli(videos, model, device, threshold, labels, vocab, min_duration, checkpoint,
+                                      extractor, precision, stream_options, quiet))
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
-                          features_dir, checkpoint, extractor, precision)
+                          features_dir, checkpoint, extractor, precision, stream_options=stream_options)
     results = []
     status_console = Console(stderr=True)
     show = sys.stderr.isatty() and not quiet
@@ -153,11 +170,17 @@ def run(
     line = summary_line((r.to_dict() for r in results), wall)
     if line and not quiet:
         _err(line)
+    from ..media.onepass import ended_early_code
+
+    code = ended_early_code(r.warnings for r in results)
+    if code:
+        raise typer.Exit(code)  # a stream stalled or was dropped: the events so far were written
 
 
 @app.command()
 def batch(
-    folder: Path = typer.Argument(..., help="Folder of videos (searched recursively)."),
+    folder: Path = typer.Argument(..., help="Folder of videos (searched recursively), or a LIST.txt of paths/URLs "
+                                  "(one a line, # comments)."),
     out: Path = typer.Option(..., "--out", help="JSONL file, one line per video (appended; resumable)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path."),
     workers: Optional[int] = typer.Option(
@@ -192,7 +215,7 @@ def batch(
         help="With --engine ray: where videos are decoded. tasks: Ray tasks on CPU workers stream the frames to "
              "the model actors (default); actor: a thread inside each model actor."),
 ) -> None:
-    """Process every video of a folder into a JSONL file."""
+    """Process every video of a folder (or of a list file) into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..runners.batch import find_videos, run_batch

@@ -17,6 +17,7 @@ Truncated and damaged files (see Clip for the user-facing contract):
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 TRUNCATION_TOLERANCE_S = 0.5
 #: Rejected packets tolerated before reading stops (a file that is garbage from some point on).
 MAX_BAD_PACKETS = 100
+#: The length assumed while reading a stream of unknown length (a live camera): 10 years.
+OPEN_ENDED_CAP_S = 10 * 365 * 86400.0
 
 
 class _Chunker:
@@ -97,7 +100,9 @@ def stream_chunks(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float)
     if frames_per_chunk < 1:
         raise ValueError(f"frames_per_chunk must be >= 1, got {frames_per_chunk}")
     path = clip.path
-    container = open_input(path)
+    # A one-pass stream (onepass.OnePassClip) hands over the container it already opened.
+    opener = getattr(clip, "open_container", None)
+    container = opener() if opener is not None else open_input(path)
     try:
         yield from _run(clip, container, frames_per_chunk, audio_chunk_seconds)
     except av.error.FFmpegError as exc:  # e.g. swscale refusing a frame: still one line, no traceback
@@ -114,6 +119,10 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     silence = clip.audio is not None and astream is None
     origin = clip_origin(container, vstream, astream)
     declared = clip.duration
+    # A stream (URL, pipe, live) has no known length: it ends where its data ends (onepass.py).
+    open_ended = not math.isfinite(declared)
+    if open_ended:
+        declared = OPEN_ENDED_CAP_S
 
     streams = []
     if use_video:
@@ -215,13 +224,23 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     if use_audio:
         ends["audio"] = asm.end_seconds
     end = max(ends.values()) if ends else declared
-    truncated = bool(ends) and (stop_error is not None or end < declared - TRUNCATION_TOLERANCE_S)
+    truncated = bool(ends) and not open_ended and (stop_error is not None or end < declared - TRUNCATION_TOLERANCE_S)
     final = min(declared, end) if truncated else declared
+    if open_ended:
+        # The decoded end, as a file's probe would declare it. The grid may already have handed
+        # out one frame past it (it saw a frame a period ahead, not the end): at most one more
+        # frame than the file's count, which snippet features trim away. Nothing decoded: 0 s
+        # (never the 10-year cap, which would be padded with silence).
+        final = end if ends else 0.0
+        if stop_error is not None:
+            clip.warnings["stream"] = f"ended early at {final:.2f} s ({reason(stop_error)})"
     if truncated and use_video:
         # Frames already handed out must stay inside the clip: the last decoded frame can fill a
         # grid slot that starts before `end` but ends after it (found by fuzzing a cut mkv).
         final = min(declared, max(final, float(Fraction(selector.next_index) / rate)))
     for kind, e in ends.items():
+        if open_ended:
+            break
         if truncated:
             clip.warnings[kind] = f"truncated at {final:.2f} s (file says {declared:.2f} s)"
         elif e < declared - TRUNCATION_TOLERANCE_S:

@@ -27,30 +27,33 @@ def locate(
     checkpoint: str | Path | None = None,
     extractor: str | None = None,
     precision: str | None = None,
+    stream_options: Any = None,
 ) -> Result:
     """Find the audio-visual events of one video file.
 
     ``features_dir``: reuse features written by ``avlocate extract`` when they are there;
     ``checkpoint``: a safetensors file to use instead of the card's weights; ``extractor``: run
     another registered extractor than the card names (its protocol must still match the card).
+    ``video`` may also be a URL or ``-`` (standard input), read in one pass (media/source.py);
+    ``stream_options``: a media.onepass.StreamOptions for those (the stall timeout).
     """
-    from ..media import open_clip, probe
+    from ..media.source import is_stream, open_input_clip
 
     started = time.perf_counter()
-    path = check_input(video)
+    stream = is_stream(video)
+    path = video if stream else check_input(video)
     loaded = load_model(model or DEFAULT_MODEL, device, None if checkpoint is None else str(checkpoint), extractor,
                         precision)
     t0 = time.perf_counter()
     features = None
     stats = None
-    if features_dir is not None:
+    if features_dir is not None and not stream:
         from ..features.store import features_from_dir
 
         features = features_from_dir(features_dir, path, loaded)
     duration = features.timeline.duration if features is not None else None
     if features is None:  # nothing stored for this video (or no --features): decode
-        vspec, aspec = loaded.extractor.media_request(probe(path))
-        clip = open_clip(path, vspec, aspec)
+        clip = open_input_clip(path, loaded.extractor.media_request, stream_options)
         features = loaded.extractor.extract(clip)  # decoding streams inside extraction, ahead of it
         duration = clip.duration
         stats = clip.stats
@@ -96,6 +99,7 @@ def video_runner(
     checkpoint: str | Path | None = None,
     extractor: str | None = None,
     precision: str | None = None,
+    stream_options: Any = None,
 ) -> Callable[[str | Path], Result]:
     """One function per run that turns a video into a Result, with everything loaded once.
 
@@ -119,4 +123,4 @@ def video_runner(
         raise UsageError("--labels, --vocab, --per-modality and --min-duration need --model zeroshot")
     return lambda video: locate(video, model=model, device=device, threshold=threshold, keep_scores=keep_scores,
                                 features_dir=features_dir, checkpoint=checkpoint, extractor=extractor,
-                                precision=precision)
+                                precision=precision, stream_options=stream_options)

@@ -35,8 +35,13 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 
-def find_videos(folder: Path) -> list[Path]:
-    """Video files under ``folder`` (recursive, sorted, symlink loops ignored)."""
+def find_videos(folder: Path) -> list[Path] | list[str]:
+    """Video files under ``folder`` (recursive, sorted, symlink loops ignored), or the paths and
+    URLs a list file (LIST.txt) names, in its order (media/source.py)."""
+    from ..media.source import is_list_file, read_list
+
+    if is_list_file(folder):
+        return read_list(folder)
     if not folder.exists():
         raise InputNotFoundError(f"{folder}: no such folder; check the path")
     if not folder.is_dir():

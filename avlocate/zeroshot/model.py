@@ -102,16 +102,21 @@ class ZeroShotModel:
                threshold: float | None = None, min_duration: float | None = None) -> Result:
         from ..media import open_clip
         from ..media.inputs import check_input
+        from ..media.source import is_stream, open_input_clip
 
         started = time.perf_counter()
-        path = check_input(video)
+        stream = is_stream(video)  # a URL or "-": read once (media/source.py)
+        path = video if stream else check_input(video)
         cfg = with_overrides(self.config, threshold, min_duration)
         ex = self.extractor
         first_use = self._bank is None
         bank = self.text_bank()
         t1 = time.perf_counter()
-        vspec, aspec = media_request_for(ex, path)
-        clip = open_clip(path, vspec, aspec)
+        if stream:
+            clip = open_input_clip(path, ex.media_request)
+        else:
+            vspec, aspec = media_request_for(ex, path)
+            clip = open_clip(path, vspec, aspec)
         features = ex.extract(clip)
         t2 = time.perf_counter()
         scores = score_snippets(features.visual, features.audio, bank, features.timeline.step_seconds, cfg)
@@ -170,7 +175,10 @@ def locate_zeroshot(
     """
     from ..media.inputs import check_input
 
-    check_input(video)  # a wrong path is reported before the encoders are built
+    from ..media.source import is_stream
+
+    if not is_stream(video):
+        check_input(video)  # a wrong path is reported before the encoders are built
     with_overrides(config, threshold, min_duration)  # and bad option values too
     model = ZeroShotModel(labels, vocab, config, device, extractor, extractor_config, prompts)
     return model.locate(video, per_modality, keep_scores, threshold, min_duration)

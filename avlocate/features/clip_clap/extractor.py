@@ -177,8 +177,12 @@ class ClipClapExtractor(Extractor):
         clip_enc, clap_enc = self.clip, self.clap  # fail on missing weights before decoding anything
         hop = round(c.hop_seconds * 48_000)
         win = round(c.window_seconds * 48_000)
-        planned = self.num_windows(float(clip.duration))
-        wanted = {g for i in range(planned) for g in self.frame_indices(i)}
+        # A stream (URL, pipe) has no known length yet: every window is planned until it ends.
+        planned = self.num_windows(float(clip.duration)) if math.isfinite(float(clip.duration)) else math.inf
+        k2, offsets = 2 * c.frames_per_window, [(2 * j + 1) * c.window_hops for j in range(c.frames_per_window)]
+
+        def wanted(g: int) -> bool:  # g in frame_indices(i) for some planned window i (no set: no length needed)
+            return any(g >= o and (g - o) % k2 == 0 and (g - o) // k2 < planned for o in offsets)
         frame_emb: dict[int, torch.Tensor] = {}
         pixels: list[torch.Tensor] = []
         pixel_idx: list[int] = []
@@ -199,7 +203,7 @@ class ClipClapExtractor(Extractor):
                 audio_windows.clear()
 
         for chunk in clip.chunks(frames_per_chunk=16):
-            keep = [n for n in range(chunk.frames.shape[0]) if chunk.first_frame + n in wanted]
+            keep = [n for n in range(chunk.frames.shape[0]) if wanted(chunk.first_frame + n)]
             if keep:
                 pixels.append(clip_enc.preprocess_frames(chunk.frames[keep]))
                 pixel_idx.extend(chunk.first_frame + n for n in keep)

@@ -1,0 +1,242 @@
+"""``avlocate run --live`` (issue 17): an MPEG-TS fed at real-time pace through a pipe, a stall.
+
+The real-time test reads the event lines while the feeder is still writing: the first line must
+come before the feed ends (ordering, no clock guesses), and all events must equal the file run's.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from avlocate.errors import StreamEndedEarlyError
+from avlocate.runners.live import LiveConfig, SnippetFeed
+from avlocate.media import open_clip, probe
+from avlocate.pipeline.models import load_model
+from avlocate.pipeline import locate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
+from stream_fixtures import StreamServer, remux_to_ts  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo1.mp4"
+
+
+@pytest.fixture(scope="module")
+def ts(tmp_path_factory) -> Path:
+    # demo1 twice in a row (~38 s): a feed long enough that the first events (ending ~10 s in)
+    # have room to come out before it ends, even on a busy machine.
+    return remux_to_ts(DEMO, tmp_path_factory.mktemp("live") / "demo1x2.ts", repeat=2)
+
+
+class RealTimeFeeder(threading.Thread):
+    """Writes a file into a pipe at the pace of its duration (bytes spread evenly over time).
+
+    When the reader is not reading (the pipe is full, e.g. while the model loads), the schedule
+    moves on from where it is instead of sending a burst afterwards, as a camera would.
+    """
+
+    def __init__(self, data: bytes, seconds: float, pipe) -> None:  # noqa: ANN001
+        super().__init__(daemon=True)
+        self.data, self.pipe = data, pipe
+        self.piece = 2048
+        self.period = seconds * self.piece / len(data)
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        anchor = time.monotonic()
+        try:
+            for k, i in enumerate(range(0, len(self.data), self.piece)):
+                due = anchor + k * self.period
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)  # the pace of a real-time source
+                before = time.monotonic()
+                self.pipe.write(self.data[i:i + self.piece])
+                self.pipe.flush()
+                if time.monotonic() - before > 0.5:  # the reader was not reading: no burst afterwards
+                    anchor = time.monotonic() - k * self.period
+            self.pipe.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+        finally:
+            self.finished.set()
+
+
+def _live(args: list[str], stdin=subprocess.DEVNULL) -> subprocess.Popen:  # noqa: ANN001
+    return subprocess.Popen([sys.executable, "-m", "avlocate", "run", *args, "--live", "--device", "cpu", "-q"],
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _read_lines(proc: subprocess.Popen, feeder: RealTimeFeeder | None) -> list[tuple[dict, bool]]:
+    """(line, whether the feeder had finished when the line arrived) for every output line."""
+    out = []
+    for raw in proc.stdout:
+        out.append((json.loads(raw), feeder.finished.is_set() if feeder is not None else True))
+    return out
+
+
+def test_live_pipe_prints_events_before_the_feed_ends_and_equal_to_the_file(ts):
+    want = locate(ts, device="cpu")
+    assert want.events
+    proc = _live(["-"], stdin=subprocess.PIPE)
+    feeder = RealTimeFeeder(ts.read_bytes(), want.duration, proc.stdin)
+    feeder.start()
+    lines = _read_lines(proc, feeder)
+    rc = proc.wait(timeout=300)
+    assert rc == 0, proc.stderr.read().decode()
+    assert lines and lines[0][1] is False, "the first event line must arrive while the stream is still being fed"
+    got = sorted((line["label"], line["start"], line["end"]) for line, _ in lines)
+    expected = sorted((e.label, e.start, e.end) for e in want.events)
+    assert [g[0] for g in got] == [w[0] for w in expected]
+    for g, w in zip(got, expected):
+        assert abs(g[1] - w[1]) <= 0.1 and abs(g[2] - w[2]) <= 0.1, (got, expected)
+    bound = LiveConfig().delay_bound_seconds
+    for line, _ in lines:
+        start = dt.datetime.fromisoformat(line["start_time"])
+        end = dt.datetime.fromisoformat(line["end_time"])
+        assert start.tzinfo is not None
+        assert abs((end - start).total_seconds() - (line["end"] - line["start"])) < 0.002
+        if not line["final"]:  # closed mid-stream: within the stated delay of its end
+            assert line["stream_time"] - line["end"] <= bound + 1e-6, line
+
+
+def test_ctrl_c_flushes_the_open_events_and_exits_0(ts):
+    proc = _live(["-"], stdin=subprocess.PIPE)
+    duration = locate(ts, device="cpu").duration
+    feeder = RealTimeFeeder(ts.read_bytes(), duration, proc.stdin)
+    feeder.start()
+    first = proc.stdout.readline()
+    assert first, proc.stderr.read().decode()
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read().splitlines()
+    rc = proc.wait(timeout=120)
+    assert rc == 0
+    for raw in [first, *rest]:
+        json.loads(raw)
+
+
+def test_stalled_stream_ends_after_the_stall_timeout_with_the_events_so_far(ts):
+    with StreamServer({"demo1.ts": ts.read_bytes()}) as srv:
+        proc = _live([srv.url("stall/demo1.ts"), "--stall-timeout", "2"])  # stops after ~19 s of 38
+        lines = _read_lines(proc, None)
+        rc = proc.wait(timeout=300)
+        err = proc.stderr.read().decode()
+        assert srv.stalled.is_set()
+    assert rc == StreamEndedEarlyError.exit_code
+    assert lines, "the events found before the stall are written"
+    assert all(line["end"] <= 22.0 for line, _ in lines)  # only the first half of the stream arrived
+
+
+def test_snippets_made_block_by_block_equal_the_whole_file_and_memory_stays_bounded():
+    loaded = load_model(None, "cpu")
+    ex = loaded.extractor
+    vspec, aspec = ex.media_request(probe(DEMO))
+    whole = ex.extract(open_clip(DEMO, vspec, aspec))
+    clip = open_clip(DEMO, vspec, aspec)
+    block = 8
+    feed = SnippetFeed(ex, clip, block_snippets=block, lead=1)
+    parts, most = [], 0
+    for chunk in clip.chunks(frames_per_chunk=4, audio_chunk_seconds=0.5):
+        got = feed.push(chunk)
+        if got is not None:
+            parts.append(got)
+        most = max(most, feed.frames.shape[0])
+    tail = feed.finish()
+    if tail is not None:
+        parts.append(tail)
+    import torch
+
+    visual = torch.cat([p.visual for p in parts])
+    audio = torch.cat([p.audio for p in parts])
+    assert visual.shape == whole.visual.shape
+    assert torch.allclose(visual, whole.visual, atol=1e-5) and torch.allclose(audio, whole.audio, atol=1e-5)
+    tl = ex.timeline
+    # never more than one block (plus the lead, one window and one chunk) of frames held
+    assert most <= (block + 1) * tl.stride + tl.window + 4
+
+
+def test_terminal_progress_shows_stream_time_and_lag():
+    import io
+
+    from avlocate.runners.live import LivePrinter
+
+    err = io.StringIO()
+    printer = LivePrinter("-", io.StringIO(), err, progress=True)
+    printer.set_anchor(0.0)
+    printer.status(3723.0)
+    text = err.getvalue()
+    assert "01:02:03 of stream processed" in text and "lag" in text and text.startswith("\r")
+    quiet = io.StringIO()
+    LivePrinter("-", io.StringIO(), quiet, progress=False).status(5.0)
+    assert quiet.getvalue() == ""
+
+
+def test_live_refuses_options_that_do_not_apply(capsys):
+    from avlocate.cli import main
+
+    rc = main(["run", "-", "--live", "-f", "srt"])
+    assert rc == 2 and "--live prints one JSON line" in capsys.readouterr().err
+
+
+def test_locator_memory_stays_flat_over_two_hours_and_each_event_is_printed_once():
+    """Two hours of snippets (0.25 s each) through the sliding-window locator. The analysis is a
+    rule on the features themselves (an event wherever feature 0 is high), so every window sees
+    the events it holds, cut at its edges as a model would."""
+    import torch
+
+    from avlocate.features.base import Features
+    from avlocate.runners.live import LiveLocator
+    from avlocate.results import Event
+    from avlocate.timeline import Timeline
+
+    tl = Timeline(fps=8.0, window=4, stride=2)
+    step, period, length = tl.step_seconds, 80, 12  # an event of 3 s every 20 s
+
+    def analyze(feats: Features) -> list[Event]:
+        on = feats.visual[:, 0] > 0.5
+        events, i = [], 0
+        while i < len(on):
+            if on[i]:
+                j = i
+                while j < len(on) and on[j]:
+                    j += 1
+                events.append(Event("beep", i * step, j * step, 0.9))
+                i = j
+            else:
+                i += 1
+        return events
+
+    window = 128
+    locator = LiveLocator(analyze, step, window, LiveConfig())
+    total, block, printed, most_printed = 2 * 3600 * 4, 8, [], 0
+    for first in range(0, total, block):
+        idx = torch.arange(first, first + block)
+        visual = ((idx % period) < length).float()[:, None].repeat(1, 3)
+        locator.add(Features(visual, torch.zeros(block, 2), tl, "rule"))
+        printed += locator.step_closed()
+        assert len(locator.visual) <= window
+        most_printed = max(most_printed, len(locator.printed))
+    printed += locator.flush(None)
+    starts = [round(c.event.start, 3) for c in printed]
+    assert starts == [k * period * step for k in range(total // period)]  # each once, in order
+    assert all(c.event.end - c.event.start == length * step for c in printed)
+    assert most_printed <= 60.0 / (period * step) + 2  # only the last minute of printed events is kept
+
+
+def test_demo1_mp4_piped_live_gives_the_events_of_the_file():
+    want = sorted((e.label, e.start, e.end) for e in locate(DEMO, device="cpu").events)
+    with open(DEMO, "rb") as f:
+        proc = _live(["-"], stdin=f)
+        lines = _read_lines(proc, None)
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
+    got = sorted((line["label"], line["start"], line["end"]) for line, _ in lines)
+    assert [g[0] for g in got] == [w[0] for w in want]
+    for g, w in zip(got, want):
+        assert abs(g[1] - w[1]) <= 0.1 and abs(g[2] - w[2]) <= 0.1, (got, want)
