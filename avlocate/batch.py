@@ -34,8 +34,9 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 
-def find_videos(folder: Path) -> list[Path]:
-    """Video files under ``folder`` (recursive, sorted, symlink loops ignored)."""
+def find_videos(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
+    """Video files under ``folder`` (recursive, sorted, symlink loops ignored); the other files
+    are appended to ``skipped`` when given (so the CLI can say what it left out)."""
     if not folder.exists():
         raise InputNotFoundError(f"{folder}: no such folder; check the path")
     if not folder.is_dir():
@@ -53,6 +54,8 @@ def find_videos(folder: Path) -> list[Path]:
             p = Path(root) / name
             if p.suffix.lower() in VIDEO_EXTENSIONS:
                 found.append(p)
+            elif skipped is not None:
+                skipped.append(p)
     return sorted(found)
 
 
@@ -81,9 +84,13 @@ def split_devices(device: str | None) -> list[str]:
 
 
 def record_all(records: Iterator[dict], results: ResultsFile, summary: BatchSummary,
-               on_done: Callable[[dict], None] | None) -> None:
-    """Append each record as it comes (whole line, fsynced) and count it; every engine uses this."""
+               on_done: Callable[[dict], None] | None, settings: dict | None = None) -> None:
+    """Append each record as it comes (whole line, fsynced) and count it; every engine uses this.
+    ``settings`` (threshold, precision) is written into each line, so a resumed batch can check
+    that it runs with the same ones (:mod:`avlocate.hardening.resume_check`)."""
     for record in records:
+        if settings is not None:
+            record = {**record, "settings": settings}
         results.append(record)
         if "error" in record:
             summary.failed += 1
@@ -161,6 +168,7 @@ def run_batch(
     target: str = "avlocate.batch:_run_one",
     env: dict[str, str] | None = None,
     in_flight: int = 1,
+    settings: dict | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
@@ -199,7 +207,7 @@ def run_batch(
                                     share="avlocate.batch:_share_model" if target == "avlocate.batch:_run_one" else None)
             records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
         try:
-            record_all(records, results, summary, on_done)
+            record_all(records, results, summary, on_done, settings)
         except WorkerStartupError as exc:
             raise BatchWorkerError(str(exc)) from None
         finally:

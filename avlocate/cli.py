@@ -60,9 +60,10 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embe
 
     if output_dir is not None:
         try:
+            from .report.names import unique_stems
+
             output_dir.mkdir(parents=True, exist_ok=True)
-            for r in results:
-                stem = Path(r.video).stem
+            for r, stem in zip(results, unique_stems(r.video for r in results)):
                 for fmt in formats:
                     write_file(fmt, r, output_dir / f"{stem}.{EXTENSIONS[fmt]}", embed=embed)
         except OSError as exc:
@@ -113,10 +114,13 @@ def run(
     from .pipeline import video_runner
     from .writers import parse_formats
 
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"--threshold {threshold} is outside [0, 1]")
+    from .hardening.preflight import check_devices, check_run_formats, check_threshold
+
+    check_threshold(threshold)
     default_fmt = "table" if sys.stdout.isatty() or output_dir is not None else "json"
     formats = parse_formats(fmt, default_fmt)
+    check_run_formats(formats, len(videos), output_dir is not None, sys.stdout.isatty())
+    check_devices(device)
     if model is None and not quiet:
         _err(f"no --model given: using the bundled demo model {DEFAULT_MODEL!r}, trained on synthetic events only; "
              "see `avlocate models` and the README for real models")
@@ -155,10 +159,11 @@ def batch(
         help="Videos processed in parallel (processes; default 1). With --engine ray: the CPUs of the local "
              "Ray instance (default: all)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]; several (cuda:0,cuda:1): one worker each."),
-    threshold: Optional[float] = typer.Option(None, "--threshold"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold in [0, 1] (default: the model card's)."),
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos already in --out."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo the videos whose line in --out is an error."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, notes or summary on stderr."),
     timeout: Optional[float] = typer.Option(
         None, "--timeout", metavar="SECONDS",
         help="Time limit per video: a video that takes longer (or crashes the decoder) becomes an error line "
@@ -181,7 +186,7 @@ def batch(
     """Process every video of a folder into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .batch import find_videos, run_batch
+    from .batch import run_batch
     from .engines import ENGINES
 
     if engine not in ENGINES:
@@ -198,7 +203,11 @@ def batch(
     options = {"model": model, "device": device, "threshold": threshold}
     if precision is not None:
         options["precision"] = precision
-    total = len(find_videos(folder))
+    from .hardening.batch_start import prepare_batch
+
+    in_process = engine == "local" and timeout is None and (workers or 1) <= 1 and "," not in device
+    start = prepare_batch(folder, out, options, in_process, overwrite, retry_failed)
+    total = len(start.videos)
     show = sys.stderr.isatty() and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), disable=not show, transient=True) as progress:
@@ -216,16 +225,20 @@ def batch(
             from .engines.ray_engine import run_batch_ray
 
             summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
-                                    on_done=done, in_flight=videos_in_flight, decode=ray_decode)
+                                    on_done=done, in_flight=videos_in_flight, decode=ray_decode,
+                                    settings=start.plan.settings)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
-                                timeout=timeout, in_flight=videos_in_flight)
+                                timeout=timeout, in_flight=videos_in_flight, settings=start.plan.settings)
     if not quiet:
-        _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}")
+        _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}"
+             + (f" ({len(start.failed_before)} of them failed earlier: --retry-failed redoes them)"
+                if start.failed_before else "")
+             + (f"; {len(start.skipped_files)} file(s) skipped, not a video extension" if start.skipped_files else ""))
         line = summary_line(finished, time.perf_counter() - started)
         if line:
             _err(line)
-    if summary.failed:
+    if summary.failed or start.failed_before:
         raise typer.Exit(EXIT_BATCH_FAILURES)
 
 

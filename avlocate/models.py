@@ -67,12 +67,13 @@ def _runtime_fields(cls: Any, config: dict[str, Any], device: torch.device, prec
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # A device is a command-line value: a wrong one is a usage error (exit 2, README table).
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"--device {device} asked for, but no CUDA GPU is available; use --device cpu")
+        raise UsageError(f"--device {device} asked for, but no CUDA GPU is available; use --device cpu")
     try:
         return torch.device(device)
     except RuntimeError:
-        raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
+        raise UsageError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
 
 
 @dataclass

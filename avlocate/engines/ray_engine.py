@@ -300,6 +300,7 @@ def run_batch_ray(
     target: str = DEFAULT_TARGET,
     in_flight: int = 1,
     decode: str = "tasks",
+    settings: dict | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
 
@@ -334,7 +335,7 @@ def run_batch_ray(
         with _ray_session(ray, address, num_cpus):
             records = _stream(ray, todo, options, shards, target, cpus_per_actor, in_flight, decode)
             try:
-                record_all(records, results, summary, on_done)
+                record_all(records, results, summary, on_done, settings)
             finally:
                 records.close()  # stops the dataset's actors, also on an error or Ctrl-C
     return summary

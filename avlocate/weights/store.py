@@ -79,10 +79,13 @@ def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = find_file(card.weights_file)
     card_dir_hint = card_dir_hint or getattr(card, "source_dir", None)
-    if path is None and card_dir_hint is not None and (card_dir_hint / card.weights_file).is_file():
-        path = card_dir_hint / card.weights_file
+    # The file beside the card wins: a card given by path (e.g. from `train-demo --out DIR`) names
+    # *its* weights, and a bundled file of the same name must not be loaded in their place.
+    if card_dir_hint is not None and (card_dir_hint / card.weights_file).is_file():
+        path: Path | None = card_dir_hint / card.weights_file
+    else:
+        path = find_file(card.weights_file)
     if path is None:
         raise WeightsError(
             f"weights file {card.weights_file} of model {card.name!r} not found in "
@@ -107,4 +110,7 @@ def save_weights(state: dict[str, torch.Tensor], card: ModelCard, out_dir: Path)
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(wpath))
     card.sha256 = sha256_of(wpath)
     card.save(out_dir / f"{card.name}.json")
+    # safetensors creates its file 0600; give the weights the same permissions as their card
+    # (the user's umask), so a shared weights folder is readable like the card beside it.
+    os.chmod(wpath, (out_dir / f"{card.name}.json").stat().st_mode & 0o777)
     return wpath
