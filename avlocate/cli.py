@@ -255,7 +255,9 @@ def models() -> None:
     table = Table(title="models")
     for col in ("model", "head", "extractor", "classes", "weights", "source"):
         table.add_column(col)
-    for row in model_inventory():
+    from .zeroshot.inventory import zeroshot_row
+
+    for row in [*model_inventory(), zeroshot_row()]:
         table.add_row(*[str(row[c]) for c in ("model", "head", "extractor", "classes", "weights", "source")])
     console.print(table)
     console.print("heads: " + ", ".join(HEADS.names()))
@@ -361,9 +363,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # click's usage errors (typer vendors click, so test by shape), then bugs
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()  # one "Usage: ... Error: ..." message, exit code 2
+            from .hardening.usage_line import usage_line
+
+            _err(usage_line(exc))  # one line, like every other error; exit code 2
             return exc.exit_code
-        if type(exc).__name__ == "Abort":
+        if type(exc).__name__ == "Abort":  # click's form of Ctrl-C
+            _err("interrupted")
             return EXIT_INTERRUPTED
         if _state["debug"]:
             raise

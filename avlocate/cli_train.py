@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-from .errors import AvlocateError, UsageError
+from .errors import AvlocateError, InputNotFoundError, UsageError
 
 
 def _echo_err(message: str) -> None:
@@ -56,9 +56,9 @@ def train_cmd(
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                          max_steps=max_steps, seed=seed).items() if v is not None}
     if not annotations.is_file():
-        raise UsageError(f"--annotations {annotations}: no such file")
+        raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
-        raise UsageError(f"--features {features}: no such folder")
+        raise InputNotFoundError(f"--features {features}: no such folder; check the path")
     try:
         res = train(head, annotations, features, out_dir, name=name, fmt=fmt, subset=subset, log=_echo_err,
                     head_overrides=_json_option(head_config, "--head-config"),
@@ -85,9 +85,9 @@ def evaluate_cmd(
     from .metrics.evaluate_dense import evaluate
 
     if not annotations.is_file():
-        raise UsageError(f"--annotations {annotations}: no such file")
+        raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
-        raise UsageError(f"--features {features}: no such folder")
+        raise InputNotFoundError(f"--features {features}: no such folder; check the path")
     try:
         ev = evaluate(model, annotations, features, subset=subset, fmt=fmt,
                       official_label_quirk=official_label_quirk, log=lambda s: None)

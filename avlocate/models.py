@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from .decode.segments import scores_to_events
-from .errors import ModelError, UsageError, WeightsError
+from .errors import InputNotFoundError, ModelError, UsageError, WeightsError
 from .features.base import Extractor, Features
 from .registry import EXTRACTORS, HEADS
 from .results import Event
@@ -206,7 +206,8 @@ def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
     mismatched = [k for k, v in want.items() if k in have and have[k] != v]
     if mismatched:
         detail = ", ".join(f"{k}: card {want[k]} vs extractor {have[k]}" for k in mismatched)
-        raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives ({detail})")
+        raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives "
+                         f"({detail}); drop --extractor, or use a model trained on {extractor.name!r} features")
 
 
 def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
@@ -241,7 +242,8 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
             raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
                                "checkpoint once with `avlocate weights import`")
         if not path.is_file():
-            raise WeightsError(f"{checkpoint}: no such checkpoint file")
+            raise InputNotFoundError(f"{checkpoint}: no such checkpoint file; check the path (a .safetensors "
+                                     "file, e.g. written by `avlocate train`)")
         # An absolute file name wins in the weights search path; the card's pin is for its own file.
         card = dataclasses.replace(card, weights_file=str(path), sha256=None)
     if extractor_name is not None and extractor_name != card.extractor:

@@ -56,6 +56,9 @@ def check_batch(options: dict[str, Any], in_process: bool) -> BatchPlan:
     run here, else on the CPU just to check the card, weights and extractor)."""
     from ..models import load_model
 
+    if options.get("model") == "zeroshot":
+        raise UsageError("batch does not run the zeroshot model (it needs --labels); use "
+                         "`avlocate run VIDEO... --model zeroshot --labels ...`")
     check_threshold(options.get("threshold"))
     devices = check_devices(options.get("device"))
     device = devices[0] if in_process and len(devices) == 1 else "cpu"

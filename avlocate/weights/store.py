@@ -71,7 +71,14 @@ def load_card(model: str) -> ModelCard:
             f"model {model!r} is known but its weights are not installed ({known.get('note', 'no download source is available offline')}); "
             f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with `avlocate weights import`"
         )
+    if model in _HEAD_VARIANTS:  # named in the README as variants: say how to get such a model
+        raise WeightsError(f"{model!r} is a head variant, not a model: train one with `avlocate train-segment "
+                           f"--head {model} --data DIR --out DIR --name NAME`, then run it with -m NAME")
     raise WeightsError(f"no model named {model!r}; `avlocate models` lists what is installed")
+
+
+#: segment-head variants that have no published weights (trained with `avlocate train-segment`).
+_HEAD_VARIANTS = ("vscg-weakly", "avsgn-weakly")
 
 
 def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple[dict[str, torch.Tensor], str]:
