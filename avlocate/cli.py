@@ -95,12 +95,12 @@ def run(
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the model card's)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold in [0, 1] (default: the model card's; zeroshot: 0.35)."),
     scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores (JSON; curves in html/png)."),
     embed: bool = typer.Option(False, "--embed", help="html: put the video inside the page (up to 20 MB)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="zeroshot: event names, comma-separated (';' if names contain commas)."),
     vocab: Optional[str] = typer.Option(None, "--vocab", help="zeroshot: unav100, ave, or a file with one name per line."),
-    min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (s)."),
+    min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (seconds; default 1)."),
     per_modality: bool = typer.Option(False, "--per-modality", help="zeroshot: also report audio-only / visual-only events."),
     features_dir: Optional[Path] = typer.Option(None, "--features", help="Reuse features written by `avlocate extract` (<DIR>/<stem>.json) instead of decoding."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights (.safetensors) to use instead of the model card's."),
@@ -301,7 +301,7 @@ def samples_make(
 def train_demo(
     out_dir: Path = typer.Option(Path("weights"), "--out", help="Where to write <name>.json + .safetensors."),
     head: str = typer.Option("esgnet", "--head", help="esgnet (esgnet-demo, the default model) or lite (lite-demo)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Training seed: the same seed writes the same weights."),
     videos: int = typer.Option(None, "--videos", min=4,
                                help="Synthetic training videos, seeds 1000+ (default: 256 for esgnet, 48 for lite)."),
     epochs: int = typer.Option(None, "--epochs", min=1, help="Default: 80 for esgnet, 400 for lite."),
@@ -375,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
              "(a bug: please report it with the output of --debug)")
         return EXIT_INTERNAL
+    if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a bare exit code 130: say what happened
+        _err("interrupted (Ctrl-C); a batch resumes where it stopped when run again")
     return rc if isinstance(rc, int) else 0
 
 

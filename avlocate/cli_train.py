@@ -42,12 +42,12 @@ def train_cmd(
     fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files) or onepeace."),
     subset: str = typer.Option("train", "--subset", help="Annotation subset to train on."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: the paper's (40)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the paper's recipe."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the paper's recipe)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps."),
     head_config: Optional[str] = typer.Option(None, "--head-config", help="JSON (or .json file) of head config overrides."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Training seed (default: the recipe's)."),
 ) -> None:
     """Train a dense head with its paper's recipe; writes safetensors + a model card (EMA weights)."""
     from .models import resolve_device
@@ -74,7 +74,7 @@ def evaluate_cmd(
     model: str = typer.Option(..., "--model", "-m", help="Dense model: card path or installed name."),
     annotations: Path = typer.Option(..., "--annotations", help="UnAV-100-format annotations JSON."),
     features: Path = typer.Option(..., "--features", help="Folder of per-video .npy feature files."),
-    subset: str = typer.Option("test", "--subset"),
+    subset: str = typer.Option("test", "--subset", help="Annotation subset to score (e.g. test, validation)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Default: from the model card's extractor."),
     official_label_quirk: bool = typer.Option(
         False, "--official-label-quirk",

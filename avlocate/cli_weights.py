@@ -42,7 +42,7 @@ def weights_path(name: str = typer.Argument(..., help="A name from `avlocate wei
 
 
 @weights_app.command("pull")
-def weights_pull(name: str = typer.Argument(...), timeout: float = typer.Option(20.0, "--timeout")) -> None:
+def weights_pull(name: str = typer.Argument(...), timeout: float = typer.Option(20.0, "--timeout", help="Seconds to wait for the server.")) -> None:
     """Download a weight file into $AVLOCATE_HOME (sha256-checked, atomic)."""
     from .weights.manager import pull
 

@@ -150,3 +150,71 @@ def test_locate_zeroshot_from_python(demo, home):
         avlocate.locate(str(demo), model="zeroshot", labels=["bell", "drum"], device="cpu")
     message = str(caught.value)
     assert "no model named" not in message and "clip" in message.lower()
+
+
+# -- 5: the audio-only message names something the user can do ------------------------------------
+
+def test_audio_only_file_says_what_to_do(cli, bad_inputs):
+    r = cli("run", bad_inputs["audio_only"], "-m", MODEL, "-q")
+    line = _one_line(r)
+    assert r.code == errors.MediaError.exit_code and "no video stream" in line
+    assert "request audio only" not in line and "pass the video file" in line
+
+
+# -- 12: Python sees the times JSON shows ---------------------------------------------------------
+
+def test_event_times_are_milliseconds_in_python_too(demo):
+    result = avlocate.locate(str(demo), model=MODEL, device="cpu")
+    assert result.events
+    for event, as_json in zip(result.events, result.to_dict()["events"]):
+        assert (event.start, event.end) == (as_json["start"], as_json["end"])
+        assert event.start == round(event.start, 3)
+
+
+# -- 15, 16: one default device; help that says what the defaults are -----------------------------
+
+def _help(cli, *command) -> str:  # noqa: ANN001
+    r = cli(*command, "--help")
+    assert r.code == 0
+    return " ".join(r.out.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("command", [("run",), ("batch",), ("train",), ("train-segment",), ("evaluate-segment",)])
+def test_device_defaults_to_auto_everywhere(cli, command):
+    text = _help(cli, *command)
+    assert "[default: auto]" in text, text
+
+
+def test_help_shows_the_zeroshot_defaults_and_every_option_has_help(cli):
+    from avlocate.zeroshot.scoring import ZeroShotConfig
+
+    text = _help(cli, "run")
+    assert f"zeroshot: {ZeroShotConfig().threshold:g}" in text
+    assert f"default {ZeroShotConfig().min_duration:g}" in text
+    import click
+    import typer.main
+
+    from avlocate.cli import app
+
+    group = typer.main.get_command(app)
+    ctx = click.Context(group)
+    for name, command in group.commands.items():
+        subcommands = command.commands.items() if isinstance(command, click.Group) else [(name, command)]
+        for sub, cmd in subcommands:
+            for param in cmd.params:
+                if isinstance(param, click.Option) and param.name != "help":
+                    assert param.help, f"{name} {sub}: {param.opts} has no help text"
+    del ctx
+
+
+# -- 17: Ctrl-C says so ---------------------------------------------------------------------------
+
+def test_interrupt_prints_a_line(cli, demo, monkeypatch):
+    import avlocate.pipeline as pipeline
+
+    def interrupted(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "locate", interrupted)
+    r = cli("run", demo, "-q")
+    assert r.code == errors.EXIT_INTERRUPTED and "interrupted" in _one_line(r)
