@@ -16,9 +16,10 @@ from . import __version__
 from .accounting import summary_line
 from .errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, OutputError, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: plain help (flags without a "<bool>" type, no markup escapes in the text).
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Find audio-visual events (seen and heard at once) in videos.")
-samples_app = typer.Typer(no_args_is_help=True, help="Synthetic audio-visual sample videos with ground truth.")
+samples_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Synthetic audio-visual sample videos with ground truth.")
 app.add_typer(samples_app, name="samples")
 from .cli_weights import weights_app  # noqa: E402
 
@@ -90,7 +91,7 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embe
 
 @app.command()
 def run(
-    videos: list[Path] = typer.Argument(..., help="Video file(s)."),
+    videos: list[Path] = typer.Argument(..., metavar="VIDEO", help="Video file(s)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path (default: the bundled demo)."),
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
@@ -151,7 +152,7 @@ def run(
 
 @app.command()
 def batch(
-    folder: Path = typer.Argument(..., help="Folder of videos (searched recursively)."),
+    folder: Path = typer.Argument(..., metavar="FOLDER", help="Folder of videos (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="JSONL file, one line per video (appended; resumable)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path."),
     workers: Optional[int] = typer.Option(
@@ -170,7 +171,7 @@ def batch(
              "(code 9 / 70) and the batch goes on. Videos then run in a separate worker process."),
     engine: str = typer.Option(
         "local", "--engine",
-        help="local (this machine) or ray (Ray Data actors; needs `pip install 'avlocate\\[ray]'`). "
+        help="local (this machine) or ray (Ray Data actors; needs `pip install 'avlocate[ray]'`). "
              "Without --address, ray starts a private local Ray instance."),
     address: Optional[str] = typer.Option(
         None, "--address", metavar="ADDR", help="Ray cluster to run on (HEAD:6379); only with --engine ray."),

@@ -8,7 +8,7 @@ import typer
 
 from .errors import InputNotFoundError, UsageError, WeightsError
 
-weights_app = typer.Typer(no_args_is_help=True, help="Known weights: list, pull, import, verify, path.")
+weights_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Known weights: list, pull, import, verify, path.")
 
 
 @weights_app.command("list")

@@ -218,3 +218,10 @@ def test_interrupt_prints_a_line(cli, demo, monkeypatch):
     monkeypatch.setattr(pipeline, "locate", interrupted)
     r = cli("run", demo, "-q")
     assert r.code == errors.EXIT_INTERRUPTED and "interrupted" in _one_line(r)
+
+
+@pytest.mark.parametrize("command", [("run",), ("batch",), ("weights", "import"), ("samples", "make")])
+def test_help_shows_flags_as_flags_and_names_the_arguments(cli, command):
+    text = _help(cli, *command)
+    assert "<bool>" not in text and "\\[" not in text
+    assert "{videos}" not in text and "{folder}" not in text
