@@ -207,7 +207,12 @@ def batch(
     from .hardening.batch_start import prepare_batch
 
     in_process = engine == "local" and timeout is None and (workers or 1) <= 1 and "," not in device
-    start = prepare_batch(folder, out, options, in_process, overwrite, retry_failed)
+    shards_dir = None
+    if engine == "ray":
+        from .engines.ray_engine import default_shards_dir
+
+        shards_dir = default_shards_dir(out)
+    start = prepare_batch(folder, out, options, in_process, overwrite, retry_failed, shards_dir)
     total = len(start.videos)
     show = sys.stderr.isatty() and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

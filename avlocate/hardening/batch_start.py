@@ -30,7 +30,9 @@ def _extensions() -> str:
 
 
 def prepare_batch(folder: Path, out: Path, options: dict[str, Any], in_process: bool,
-                  overwrite: bool, retry_failed: bool) -> BatchStart:
+                  overwrite: bool, retry_failed: bool, shards_dir: Path | None = None) -> BatchStart:
+    """Check everything, then look at ``out``: refuse a mismatch, and with ``retry_failed`` remove
+    the error lines (also from the Ray shards in ``shards_dir``) so that the batch redoes them."""
     from ..batch import find_videos
 
     plan = check_batch(options, in_process)
@@ -43,9 +45,10 @@ def prepare_batch(folder: Path, out: Path, options: dict[str, Any], in_process: 
     start = BatchStart(plan, videos, skipped)
     if overwrite:
         return start
-    state = check_resume(out, plan, [str(v) for v in videos])
+    shards = sorted(shards_dir.glob("*.jsonl")) if shards_dir is not None and shards_dir.is_dir() else []
+    state = check_resume(out, plan, [str(v) for v in videos], shards)
     if retry_failed:
-        start.retried = drop_failed_lines(out, state.failed)
+        start.retried = drop_failed_lines(out, state.failed, shards)
     else:
         start.failed_before = state.failed
     return start

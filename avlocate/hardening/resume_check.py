@@ -47,11 +47,16 @@ class ResumeState:
     failed: list[str] = field(default_factory=list)  # videos of this batch whose line is an error
 
 
-def check_resume(out: Path, plan: BatchPlan, videos: list[str]) -> ResumeState:
-    """Refuse when a finished line of ``out`` was made with another model, weights or settings."""
+def check_resume(out: Path, plan: BatchPlan, videos: list[str], shards: list[Path] | None = None) -> ResumeState:
+    """Refuse when a finished line of ``out`` was made with another model, weights or settings.
+    ``shards``: Ray shard files not yet folded into ``out`` (their lines count as if they were)."""
     state = ResumeState()
     wanted = set(videos)
-    for video, record in last_lines(out).items():
+    lines = last_lines(out)
+    for shard in shards or []:
+        for video, record in last_lines(shard).items():
+            lines.setdefault(video, record)
+    for video, record in lines.items():
         if "error" in record:
             if video in wanted:
                 state.failed.append(video)
@@ -68,33 +73,43 @@ def check_resume(out: Path, plan: BatchPlan, videos: list[str]) -> ResumeState:
     return state
 
 
-def drop_failed_lines(out: Path, videos: list[str]) -> int:
-    """Remove the lines of ``videos`` whose last line is an error; returns how many videos.
+def drop_failed_lines(out: Path, videos: list[str], shards: list[Path] | None = None) -> int:
+    """Remove the lines of ``videos`` (whose last line is an error) from ``out`` and from the Ray
+    ``shards`` that feed it (else the next fold would bring them back); returns how many videos.
 
-    Holds the batch lock while it rewrites (a temporary file, fsynced, renamed over ``out``), so a
+    Each file is rewritten under the batch lock (a temporary file, fsynced, renamed over it), so a
     crash leaves either the old file or the new one, never a mix.
     """
     out = Path(out)
-    if not videos or not out.exists():
+    if not videos:
         return 0
     drop = set(videos)
-    with ResultsFile(out) as results:  # the lock, and a torn last line repaired first
+    for path in [out, *(shards or [])]:
+        _rewrite_without(Path(path), drop)
+    return len(drop)
+
+
+def _rewrite_without(path: Path, drop: set[str]) -> None:
+    if not path.exists():
+        return
+    with ResultsFile(path) as results:  # the lock, and a torn last line repaired first
         data = os.pread(results.fd, os.fstat(results.fd).st_size, 0)
         kept = [raw for raw in data.splitlines(keepends=True) if json.loads(raw).get("video") not in drop]
-        tmp = out.with_name(f".{out.name}.retry.tmp")
+        if len(kept) == len(data.splitlines()):
+            return  # nothing of these videos here
+        tmp = path.with_name(f".{path.name}.retry.tmp")
         try:
             with open(tmp, "wb") as f:
                 f.write(b"".join(kept))
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, out)
-            dir_fd = os.open(out.parent, os.O_RDONLY)
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise OutputError(f"{out}: cannot rewrite the results to retry failed videos ({exc.strerror or exc}); "
+            raise OutputError(f"{path}: cannot rewrite the results to retry failed videos ({exc.strerror or exc}); "
                               "make room and re-run") from None
-    return len(drop)

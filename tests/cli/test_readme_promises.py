@@ -148,3 +148,25 @@ def test_readme_lists_the_video_extensions(repo_root):
 
     readme = (repo_root / "README.md").read_text(encoding="utf-8")
     assert all(f"`{ext}`" in readme for ext in VIDEO_EXTENSIONS)
+
+
+def test_retry_failed_also_clears_ray_shards(two_videos, tmp_path):
+    """With --engine ray the shards feed --out again on the next run: the retried error lines must
+    leave them too, or the fold would bring them back and the video would not be redone."""
+    from avlocate.hardening.batch_start import prepare_batch
+
+    out = tmp_path / "r.jsonl"
+    shards = tmp_path / "r.jsonl.shards"
+    shards.mkdir()
+    a, b = (str(v) for v in sorted(two_videos.iterdir()))
+    error = json.dumps({"video": b, "error": "x: not media", "error_code": 4}) + "\n"
+    out.write_text(error)
+    (shards / "actor-0.jsonl").write_text(error + json.dumps({"video": a, "error": "y", "error_code": 4}) + "\n")
+    options = {"model": MODEL, "device": "cpu", "threshold": None}
+    start = prepare_batch(two_videos, out, options, True, overwrite=False, retry_failed=True, shards_dir=shards)
+    assert start.retried == 2  # a's error line is only in a shard (not folded yet): it counts too
+    assert out.read_text() == "" and (shards / "actor-0.jsonl").read_text() == ""
+    out.write_text(error)
+    (shards / "actor-0.jsonl").write_text(error)
+    start = prepare_batch(two_videos, out, options, True, overwrite=False, retry_failed=False, shards_dir=shards)
+    assert start.failed_before == [b] and out.read_text() == error  # without --retry-failed: kept, exit 1
