@@ -53,6 +53,7 @@ from ..errors import EXIT_INTERNAL, UsageError
 from ..hardening.jsonl import ResultsFile
 from ..results import Result
 from .ray_actor import DEFAULT_TARGET, StartLog, VideoActor
+from .ray_quiet import quiet_init, quiet_ray
 
 RAY_MISSING = "--engine ray needs Ray: pip install 'avlocate[ray]'"
 DECODE_PLACES = ("tasks", "actor")  # where videos are decoded: Ray CPU tasks, or inside the model actor
@@ -151,14 +152,17 @@ def _ray_session(ray: Any, address: str | None, num_cpus: int | None) -> Iterato
         if address is None:
             # "local", not None: None would join whatever cluster RAY_ADDRESS or a `ray start` on
             # this machine points at, where num_cpus is refused.
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+            with quiet_init():
+                ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
         else:
             check_reachable(address)
-            ray.init(address=address, logging_level=logging.WARNING)
+            with quiet_init():
+                ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"--address {address}" if address else "a local Ray instance"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"{where}: Ray could not start or connect ({first})") from None
+    quiet_ray(ray)  # a successful batch prints avlocate's lines only (see ray_quiet)
     try:
         yield
     finally:
