@@ -243,3 +243,12 @@ def test_readme_run_options_are_the_commands_options(repo_root):
     actual = {opt for p in group.commands["run"].params if p.param_type_name == "option" for opt in p.opts
               if opt.startswith("--") and opt != "--help"}
     assert documented - {"--debug"} == actual
+
+
+@pytest.mark.parametrize("source", ["i3d-rgb", "official-unav"])
+def test_unreadable_checkpoint_never_advises_unsafe_loading(cli, tmp_path, home, source):
+    (tmp_path / "p.pt").write_bytes(b"garbage, not a checkpoint")
+    (tmp_path / "cls.txt").write_text("a\nb\n")
+    r = cli("weights", "import", tmp_path / "p.pt", "--from", source, "--as", "x", "--classes", tmp_path / "cls.txt")
+    line = _one_line(r)
+    assert r.code == 5 and "weights_only" not in line and "give" in line and len(line) < 400

@@ -33,7 +33,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except WeightsError:
         raise
     except Exception as exc:  # corrupt file, or a pickle that needs code execution
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        # torch's text for a refused pickle advises weights_only=False, which would run code: not shown
+        detail = ("not loadable without running code" if "Weights only load failed" in str(exc)
+                  else (str(exc).splitlines()[0][:200] if str(exc) else ""))
         raise WeightsError(f"cannot read weights {path} ({type(exc).__name__}: {detail}); give the checkpoint file "
                            "itself (.pt/.pth saved by PyTorch, or .safetensors)") from None
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
