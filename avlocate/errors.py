@@ -131,3 +131,43 @@ def naming(path: object, message: str) -> str:
     if any(message == s or message.startswith(f"{s}: ") for s in spellings):
         return message
     return f"{text}: {message}"
+
+
+#: The exit-code table of the README ("Exit codes"), generated from here: ``python -m avlocate.errors``
+#: prints it, and a test checks that the README holds exactly this table.
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    EXIT_BATCH_FAILURES: "`batch`, `extract`: at least one video failed (the others were written); a re-run keeps 1 "
+                         "while error lines remain (`batch --retry-failed` redoes them)",
+    UsageError.exit_code: "bad command-line usage (unknown option, missing argument, bad value, unknown format, "
+                          "unknown or absent `--device`, `--engine ray` without Ray installed, a resumed batch "
+                          "with another model or settings, a file that is not what the command reads)",
+    InputNotFoundError.exit_code: "a path does not exist, or is a folder where a file is expected (or the reverse); "
+                                  "a batch folder without videos",
+    MediaError.exit_code: "a file is not readable media (empty, truncated, not a video, no video stream)",
+    WeightsError.exit_code: "weights missing, corrupt, refused or not fitting the model; unknown model name",
+    ModelError.exit_code: "unknown head/extractor, an extractor whose optional library is not installed, "
+                          "or a model and an extractor that do not fit",
+    OutputError.exit_code: "results cannot be written (unwritable folder, full disk, output locked by another batch)",
+    OfflineError.exit_code: "a step would need the network, which is not available",
+    TimeoutError_.exit_code: "a per-file time limit was exceeded",
+    StreamEndedEarlyError.exit_code: "a network stream stalled (no data for `--stall-timeout` s) or was dropped: "
+                                     "the events found so far were written",
+    ConnectionRefusedError_.exit_code: "a URL's server refused the connection",
+    RemoteNotFoundError.exit_code: "a URL the server does not have (HTTP 404, or another 4xx answer)",
+    UnknownHostError.exit_code: "a URL whose host name does not resolve",
+    NoVideoStreamError.exit_code: "a stream (URL or `-`) without a video stream",
+    EXIT_INTERNAL: "internal error (a bug: please report it with `--debug` output); in a `batch` line: the video "
+                   "crashed its worker process, also when retried alone",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+def exit_code_table() -> str:
+    """The README's table, in Markdown."""
+    rows = ["| code | meaning |", "|---|---|"] + [f"| {code} | {meaning} |" for code, meaning in sorted(EXIT_CODES.items())]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(exit_code_table(), end="")

@@ -21,6 +21,11 @@ class Event:
     score: float  # in [0, 1]
     modality: str | None = None  # None = audio-visual; "audio"/"visual" for single-modality reports
 
+    def __post_init__(self) -> None:
+        # Times are milliseconds everywhere (README, "Output formats"): Python sees what JSON says.
+        object.__setattr__(self, "start", _ms(self.start))
+        object.__setattr__(self, "end", _ms(self.end))
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "label": self.label,

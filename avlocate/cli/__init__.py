@@ -17,9 +17,10 @@ from ..accounting import summary_line
 from ..errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, AvlocateError, OutputError, UsageError
 from ..errors import InputNotFoundError, MediaError, naming
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: plain help (flags without a "<bool>" type, no markup escapes in the text).
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Find audio-visual events (seen and heard at once) in videos.")
-samples_app = typer.Typer(no_args_is_help=True, help="Synthetic audio-visual sample videos with ground truth.")
+samples_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Synthetic audio-visual sample videos with ground truth.")
 app.add_typer(samples_app, name="samples")
 from .weights import weights_app  # noqa: E402
 
@@ -61,9 +62,10 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embe
 
     if output_dir is not None:
         try:
+            from ..outputs.report.names import unique_stems
+
             output_dir.mkdir(parents=True, exist_ok=True)
-            for r in results:
-                stem = Path(r.video).stem
+            for r, stem in zip(results, unique_stems(r.video for r in results)):
                 for fmt in formats:
                     write_file(fmt, r, output_dir / f"{stem}.{EXTENSIONS[fmt]}", embed=embed)
         except OSError as exc:
@@ -90,17 +92,17 @@ def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embe
 
 @app.command()
 def run(
-    videos: list[str] = typer.Argument(..., help="Video file(s), URL(s) (http://, rtsp://, ...), or - for standard input."),
+    videos: list[str] = typer.Argument(..., metavar="VIDEO", help="Video file(s), URL(s) (http://, rtsp://, ...), or - for standard input."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path (default: the bundled demo)."),
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, otio (OpenTimelineIO), audacity (label track), tsv (as whisper), or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the model card's)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold in [0, 1] (default: the model card's; zeroshot: 0.35)."),
     scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores (JSON; curves in html/png)."),
     embed: bool = typer.Option(False, "--embed", help="html: put the video inside the page (up to 20 MB)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="zeroshot: event names, comma-separated (';' if names contain commas)."),
     vocab: Optional[str] = typer.Option(None, "--vocab", help="zeroshot: unav100, ave, or a file with one name per line."),
-    min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (s)."),
+    min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (seconds; default 1)."),
     per_modality: bool = typer.Option(False, "--per-modality", help="zeroshot: also report audio-only / visual-only events."),
     features_dir: Optional[Path] = typer.Option(None, "--features", help="Reuse features written by `avlocate extract` (<DIR>/<stem>.json) instead of decoding."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights (.safetensors) to use instead of the model card's."),
@@ -115,14 +117,18 @@ def run(
                                         help="URL/live: a stream without data for this long ends (exit code 10)."),
 ) -> None:
     """Find the events of one or more videos."""
-    from ..pipeline.models import DEFAULT_MODEL
+    from ..pipeline import DEFAULT_MODEL
     from ..pipeline.video import video_runner
     from ..outputs.writers import parse_formats
 
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"--threshold {threshold} is outside [0, 1]")
+    from ..outputs.writers import check_run_formats
+    from ..runners.preflight import check_devices, check_threshold
+
+    check_threshold(threshold)
     default_fmt = "table" if sys.stdout.isatty() or output_dir is not None else "json"
     formats = parse_formats(fmt, default_fmt)
+    check_run_formats(formats, len(videos), output_dir is not None, sys.stdout.isatty())
+    check_devices(device)
     if model is None and not quiet:
         _err(f"no --model given: using the bundled demo model {DEFAULT_MODEL!r}, trained on synthetic events only; "
              "see `avlocate models` and the README for real models")
@@ -179,8 +185,8 @@ def run(
 
 @app.command()
 def batch(
-    folder: Path = typer.Argument(..., help="Folder of videos (searched recursively), or a LIST.txt of paths/URLs "
-                                  "(one a line, # comments)."),
+    folder: Path = typer.Argument(..., metavar="FOLDER", help="Folder of videos (searched recursively), or a LIST.txt "
+                                  "of paths/URLs (one a line, # comments)."),
     out: Path = typer.Option(..., "--out", help="JSONL file, one line per video (appended; resumable)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or card path."),
     workers: Optional[int] = typer.Option(
@@ -188,10 +194,11 @@ def batch(
         help="Videos processed in parallel (processes; default 1). With --engine ray: the CPUs of the local "
              "Ray instance (default: all)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]; several (cuda:0,cuda:1): one worker each."),
-    threshold: Optional[float] = typer.Option(None, "--threshold"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold in [0, 1] (default: the model card's)."),
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo videos already in --out."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo the videos whose line in --out is an error."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, notes or summary on stderr."),
     timeout: Optional[float] = typer.Option(
         None, "--timeout", metavar="SECONDS",
         help="Time limit per video: a video that takes longer becomes an error line (code 9) and the batch "
@@ -202,7 +209,7 @@ def batch(
              "start-up, but a video that crashes the decoder (or an OOM kill) ends the whole batch."),
     engine: str = typer.Option(
         "local", "--engine",
-        help="local (this machine) or ray (Ray Data actors; needs `pip install 'avlocate\\[ray]'`). "
+        help="local (this machine) or ray (Ray Data actors; needs `pip install 'avlocate[ray]'`). "
              "Without --address, ray starts a private local Ray instance."),
     address: Optional[str] = typer.Option(
         None, "--address", metavar="ADDR", help="Ray cluster to run on (HEAD:6379); only with --engine ray."),
@@ -218,8 +225,8 @@ def batch(
     """Process every video of a folder (or of a list file) into a JSONL file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..runners.batch import find_videos, run_batch
     from ..runners import ENGINES
+    from ..runners.batch import run_batch
 
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -227,6 +234,9 @@ def batch(
         raise UsageError("--address is the Ray cluster to run on: it needs --engine ray")
     if engine == "ray" and in_process:
         raise UsageError("--in-process works with --engine local only")
+    if in_process and (timeout is not None or (workers or 1) > 1 or "," in device):
+        raise UsageError("--in-process runs the videos inside the batch process: it does not combine with "
+                         "--timeout, --workers or several devices, which need worker processes")
     if engine == "ray" and timeout is not None:
         raise UsageError("--timeout works with --engine local only (with ray, a video that crashes its "
                          "worker becomes an error line; a hang is not stopped)")
@@ -237,11 +247,18 @@ def batch(
     options = {"model": model, "device": device, "threshold": threshold}
     if precision is not None:
         options["precision"] = precision
-    from ..pipeline.models import DEFAULT_MODEL
     from ..pipeline.fetch import ensure_for_run
+    from ..pipeline import DEFAULT_MODEL
+    from ..runners.batch_start import prepare_batch
 
     ensure_for_run(model or DEFAULT_MODEL)  # first use: fetched once here, not by every worker
-    total = len(find_videos(folder))
+    shards_dir = None
+    if engine == "ray":
+        from ..runners.ray.engine import default_shards_dir
+
+        shards_dir = default_shards_dir(out)
+    start = prepare_batch(folder, out, options, engine == "local" and in_process, overwrite, retry_failed, shards_dir)
+    total = len(start.videos)
     show = sys.stderr.isatty() and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), disable=not show, transient=True) as progress:
@@ -259,16 +276,21 @@ def batch(
             from ..runners.ray.engine import run_batch_ray
 
             summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
-                                    on_done=done, in_flight=videos_in_flight, decode=ray_decode)
+                                    on_done=done, in_flight=videos_in_flight, decode=ray_decode,
+                                    settings=start.plan.settings)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
-                                timeout=timeout, in_flight=videos_in_flight, in_process=in_process)
+                                timeout=timeout, in_flight=videos_in_flight, in_process=in_process,
+                                settings=start.plan.settings)
     if not quiet:
-        _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}")
+        _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}"
+             + (f" ({len(start.failed_before)} of them failed earlier: --retry-failed redoes them)"
+                if start.failed_before else "")
+             + (f"; {len(start.skipped_files)} file(s) skipped, not a video extension" if start.skipped_files else ""))
         line = summary_line(finished, time.perf_counter() - started)
         if line:
             _err(line)
-    if summary.failed:
+    if summary.failed or start.failed_before:
         raise typer.Exit(EXIT_BATCH_FAILURES)
 
 
@@ -285,7 +307,9 @@ def models() -> None:
     table = Table(title="models")
     for col in ("model", "head", "extractor", "classes", "weights", "source"):
         table.add_column(col)
-    for row in model_inventory():
+    from ..zeroshot.inventory import zeroshot_row
+
+    for row in [*model_inventory(), zeroshot_row()]:
         table.add_row(*[str(row[c]) for c in ("model", "head", "extractor", "classes", "weights", "source")])
     console.print(table)
     console.print("heads: " + ", ".join(HEADS.names()))
@@ -329,7 +353,7 @@ def samples_make(
 def train_demo(
     out_dir: Path = typer.Option(Path("weights"), "--out", help="Where to write <name>.json + .safetensors."),
     head: str = typer.Option("esgnet", "--head", help="esgnet (esgnet-demo, the default model) or lite (lite-demo)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Training seed: the same seed writes the same weights."),
     videos: int = typer.Option(None, "--videos", min=4,
                                help="Synthetic training videos, seeds 1000+ (default: 256 for esgnet, 48 for lite)."),
     epochs: int = typer.Option(None, "--epochs", min=1, help="Default: 80 for esgnet, 400 for lite."),
@@ -391,15 +415,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # click's usage errors (typer vendors click, so test by shape), then bugs
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()  # one "Usage: ... Error: ..." message, exit code 2
+            from .usage_line import usage_line
+
+            _err(usage_line(exc))  # one line, like every other error; exit code 2
             return exc.exit_code
-        if type(exc).__name__ == "Abort":
+        if type(exc).__name__ == "Abort":  # click's form of Ctrl-C
+            _err("interrupted")
             return EXIT_INTERRUPTED
         if _state["debug"]:
             raise
         _err(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
              "(a bug: please report it with the output of --debug)")
         return EXIT_INTERNAL
+    if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a bare exit code 130: say what happened
+        _err("interrupted (Ctrl-C); a batch resumes where it stopped when run again")
     return rc if isinstance(rc, int) else 0
 
 

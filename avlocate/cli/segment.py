@@ -52,7 +52,7 @@ def train_segment_command(
     head_config: Optional[str] = typer.Option(None, "--head-config", help="JSON object of head config overrides."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimiser steps."),
     preload: bool = typer.Option(False, "--preload", help="Read the features into memory once (AVE train: ~3.3 GB)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
+    device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
 ) -> None:
     """Train a segment-level head (VSCG / AVSGN, fully or weakly supervised) on AVE-format features."""
     from ..pipeline.models import resolve_device
@@ -71,11 +71,13 @@ def evaluate_segment_command(
     model: str = typer.Option(..., "--model", "-m", help="A trained segment model: its name or its card (.json)."),
     data: Path = typer.Option(..., "--data", help="AVE-format folder (as for training)."),
     split: str = typer.Option("test", "--split", "--subset", help="train, val or test."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Windows per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
 ) -> None:
     """Segment accuracy (percent, as the papers report it in both settings) of a model on a split."""
     from ..training.segment import evaluate_segment
 
-    acc = evaluate_segment(model, data, split, batch_size, device)
+    from ..pipeline.models import resolve_device
+
+    acc = evaluate_segment(model, data, split, batch_size, str(resolve_device(device)))
     typer.echo(f"{split} segment accuracy: {acc:.2f} %")

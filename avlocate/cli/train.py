@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..errors import AvlocateError, UsageError
+from ..errors import AvlocateError, InputNotFoundError, UsageError
 
 
 def _echo_err(message: str) -> None:
@@ -42,12 +42,12 @@ def train_cmd(
     fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files) or onepeace."),
     subset: str = typer.Option("train", "--subset", help="Annotation subset to train on."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: the paper's (40)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the paper's recipe."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the paper's recipe)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps."),
     head_config: Optional[str] = typer.Option(None, "--head-config", help="JSON (or .json file) of head config overrides."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Training seed (default: the recipe's)."),
 ) -> None:
     """Train a dense head with its paper's recipe; writes safetensors + a model card (EMA weights)."""
     from ..pipeline.models import resolve_device
@@ -56,9 +56,9 @@ def train_cmd(
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                          max_steps=max_steps, seed=seed).items() if v is not None}
     if not annotations.is_file():
-        raise UsageError(f"--annotations {annotations}: no such file")
+        raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
-        raise UsageError(f"--features {features}: no such folder")
+        raise InputNotFoundError(f"--features {features}: no such folder; check the path")
     try:
         res = train(head, annotations, features, out_dir, name=name, fmt=fmt, subset=subset, log=_echo_err,
                     head_overrides=_json_option(head_config, "--head-config"),
@@ -74,7 +74,7 @@ def evaluate_cmd(
     model: str = typer.Option(..., "--model", "-m", help="Dense model: card path or installed name."),
     annotations: Path = typer.Option(..., "--annotations", help="UnAV-100-format annotations JSON."),
     features: Path = typer.Option(..., "--features", help="Folder of per-video .npy feature files."),
-    subset: str = typer.Option("test", "--subset"),
+    subset: str = typer.Option("test", "--subset", help="Annotation subset to score (e.g. test, validation)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Default: from the model card's extractor."),
     official_label_quirk: bool = typer.Option(
         False, "--official-label-quirk",
@@ -85,9 +85,9 @@ def evaluate_cmd(
     from ..metrics.evaluate_dense import evaluate
 
     if not annotations.is_file():
-        raise UsageError(f"--annotations {annotations}: no such file")
+        raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
-        raise UsageError(f"--features {features}: no such folder")
+        raise InputNotFoundError(f"--features {features}: no such folder; check the path")
     try:
         ev = evaluate(model, annotations, features, subset=subset, fmt=fmt,
                       official_label_quirk=official_label_quirk, log=lambda s: None)

@@ -6,9 +6,9 @@ from typing import Optional
 
 import typer
 
-from ..errors import UsageError, WeightsError
+from ..errors import InputNotFoundError, UsageError, WeightsError
 
-weights_app = typer.Typer(no_args_is_help=True, help="Known weights: list, pull, import, verify, path.")
+weights_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Known weights: list, pull, import, verify, path.")
 
 
 @weights_app.command("list")
@@ -72,6 +72,13 @@ def weights_verify(names: Optional[list[str]] = typer.Argument(None)) -> None:
     rows = verify(names)
     for name, path, status in rows:
         typer.echo(f"{status:9s} {name:18s} {path}")
+    unknown = sorted(set(names or ()) - {r[0] for r in rows})
+    if unknown:
+        raise UsageError(f"unknown weights name(s) {', '.join(unknown)}; `avlocate weights list` shows the names")
+    absent = [r[0] for r in rows if r[2] == "missing"]
+    if names and absent:  # asked for by name: a missing file is an error (without names, a report)
+        raise WeightsError(f"{', '.join(absent)}: not installed; `avlocate weights pull NAME` or "
+                           "`avlocate weights import FILE --as NAME` installs it")
     bad = [r for r in rows if r[2] == "MISMATCH"]
     if bad:
         raise WeightsError(f"{len(bad)} file(s) do not match their sha256: {', '.join(r[0] for r in bad)}")
@@ -91,6 +98,10 @@ def weights_import(
     """Convert a checkpoint once into safetensors (+ a model card); no pickle code runs."""
     from ..pipeline.weight_import import import_official
     from ..weights.manager import entries
+
+    if not checkpoint.is_file():
+        raise InputNotFoundError(f"{checkpoint}: no such file; check the path" if not checkpoint.exists()
+                                 else f"{checkpoint}: is a folder; give the checkpoint file inside it")
 
     if source is None:
         known = entries().get(as_name or "")

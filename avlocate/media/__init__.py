@@ -9,24 +9,26 @@ a one-line message; no av.error.* escapes.
 """
 from __future__ import annotations
 
-from .audio import sample_count
-from .clip import Clip, decode_audio, iter_video_frames, open_clip
-from .encode import write_av
-from .probe import MediaInfo, probe
-from .specs import AudioSpec, ClipChunk, VideoSpec
-from .video import frame_count
+from typing import Any
 
-__all__ = [
-    "AudioSpec",
-    "Clip",
-    "ClipChunk",
-    "MediaInfo",
-    "VideoSpec",
-    "decode_audio",
-    "frame_count",
-    "iter_video_frames",
-    "open_clip",
-    "probe",
-    "sample_count",
-    "write_av",
-]
+# `probe` is both a submodule and its function: bind the function now (PyAV only, no torch), or
+# the submodule, once imported by a sibling, would shadow it.
+from .probe import MediaInfo, probe
+
+# The other names load on first use (PEP 562): a light submodule (inputs) must not pull PyAV and torch in.
+_WHERE = {
+    "sample_count": ".audio", "Clip": ".clip", "decode_audio": ".clip", "iter_video_frames": ".clip",
+    "open_clip": ".clip", "write_av": ".encode",
+    "AudioSpec": ".specs", "ClipChunk": ".specs", "VideoSpec": ".specs", "frame_count": ".video",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(_WHERE[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted([*_WHERE, "MediaInfo", "probe"])

@@ -95,7 +95,8 @@ def open_clip(path: str | os.PathLike[str], video: VideoSpec | None, audio: Audi
     info = probe(p)
     if video is not None and not info.has_video:
         raise MediaError(
-            f"{p}: has no video stream (audio only); pass a video file, or request audio only"
+            f"{p}: has no video stream (audio only); audio-visual events need pictures too: "
+            "pass the video file itself (with its picture track)"
         )
     if info.duration <= 0:
         raise MediaError(f"{p}: duration is 0 s; the file holds no playable media")

@@ -1,9 +1,17 @@
-"""What a video argument names, checked before any work."""
+"""What a video argument names (a file, a URL, ``-``, a list file), checked before any work.
+
+Light on purpose (no PyAV, no torch): a batch reads its list and checks its paths with it.
+"""
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
-from ..errors import InputNotFoundError
+from ..errors import InputNotFoundError, MediaError
+
+STDIN = "-"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def check_input(video: str | Path) -> Path:
@@ -14,3 +22,44 @@ def check_input(video: str | Path) -> Path:
     if path.is_dir():
         raise InputNotFoundError(f"{video}: is a directory; use `avlocate batch {video}` for folders")
     return path
+
+
+def is_url(name: str | os.PathLike[str]) -> bool:
+    return isinstance(name, str) and bool(_URL.match(name))
+
+
+def is_stream(name: str | os.PathLike[str]) -> bool:
+    """A URL or standard input: read once, never probed ahead, never a Path."""
+    return isinstance(name, str) and (name == STDIN or is_url(name))
+
+
+def read_list(path: Path) -> list[str]:
+    """The inputs of a list file: one path or URL per line; blank lines and ``#`` comments skipped.
+
+    Relative paths are taken relative to the list file's folder, so a list travels with its
+    videos; URLs and absolute paths are kept as written.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{path}: no such list file; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MediaError(f"{path}: cannot read the list ({exc}); pass a UTF-8 text file, one path or URL per line") \
+            from None
+    items: list[str] = []
+    for line in text.splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        if entry == STDIN:
+            raise MediaError(f"{path}: '-' (standard input) cannot be a list entry; name files or URLs")
+        if is_url(entry) or os.path.isabs(entry):
+            items.append(entry)
+        else:
+            items.append(str(path.parent / entry))
+    return items
+
+
+def is_list_file(path: Path) -> bool:
+    """``batch LIST.txt``: a text file (``.txt``/``.list``) names its inputs, a folder holds them."""
+    return path.suffix.lower() in (".txt", ".list") and not path.is_dir()

@@ -171,3 +171,15 @@ def write_file(fmt: str, result: Result, path: Path, embed: bool = False) -> Non
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
+
+
+def check_run_formats(formats: list[str], num_videos: int, to_dir: bool, stdout_tty: bool) -> None:
+    """Refuse, before decoding, what the writers would refuse after all videos are done."""
+    if to_dir:
+        return
+    per_video = [f for f in formats if f in PER_VIDEO]
+    if per_video and num_videos > 1:
+        raise UsageError(f"{per_video[0]} holds one video and {num_videos} were given; "
+                         "use -o DIR to write one file per video")
+    if "png" in formats and stdout_tty:
+        raise UsageError("png is binary: redirect stdout to a file or use -o DIR")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_LAZY = {"locate": ".video", "video_runner": ".video", "load_model": ".models", "DEFAULT_MODEL": ".models"}
+#: the model a run uses when none is named (a plain constant here: reading it must not load torch)
+DEFAULT_MODEL = "esgnet-demo"
+
+_LAZY = {"locate": ".video", "video_runner": ".video", "load_model": ".models"}
 
 
 def __getattr__(name: str) -> Any:

@@ -108,7 +108,8 @@ def official_to_avlocate_key(key: str, model: str) -> str:
 def unwrap_checkpoint(obj: object, prefer_ema: bool = True) -> dict[str, torch.Tensor]:
     """The bare official state dict inside a training checkpoint or a state dict."""
     if not isinstance(obj, Mapping):
-        raise WeightsError(f"checkpoint is a {type(obj).__name__}, not a dict of tensors")
+        raise WeightsError(f"checkpoint is a {type(obj).__name__}, not a dict of tensors; give the training "
+                           "checkpoint file itself (a .pth/.pth.tar holding the model's state dict)")
     order = ("state_dict_ema", "state_dict") if prefer_ema else ("state_dict", "state_dict_ema")
     for name in order:
         if isinstance(obj.get(name), Mapping):
@@ -138,7 +139,8 @@ def load_official_checkpoint(path: str | Path, model: str, prefer_ema: bool = Tr
     except FileNotFoundError:
         raise WeightsError(f"checkpoint not found: {path}") from None
     except Exception as exc:  # unpickling refused or corrupt file
-        raise WeightsError(f"cannot read {path} as a weights-only PyTorch checkpoint: {exc}") from None
+        raise WeightsError(f"cannot read {path} as a weights-only PyTorch checkpoint ({_first_words(exc)}); give an "
+                           "undamaged checkpoint saved by torch.save (avlocate never runs code from a pickle)") from None
     return convert_state_dict(unwrap_checkpoint(obj, prefer_ema), model)
 
 
@@ -176,5 +178,15 @@ def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> Non
         if shapes:
             k = shapes[0]
             parts.append(f"{len(shapes)} with wrong shape (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})")
-        raise WeightsError("weights do not fit the model: " + "; ".join(parts))
+        raise WeightsError("weights do not fit the model: " + "; ".join(parts) + "; check that the file is the official checkpoint that --from names (and --config matches it)")
     module.load_state_dict(dict(state), strict=True)
+
+
+def _first_words(exc: BaseException) -> str:
+    """The gist of a load error: torch's own text for a refused pickle is a page of advice about
+    ``weights_only=False``, which avlocate must not follow (it would run code from the file)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        return "not a checkpoint that loads without running code"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:200]

@@ -92,7 +92,8 @@ def detect_variant(state: Mapping[str, torch.Tensor]) -> Variant:
         return "fully"
     if "escm.L2.weight" in state:
         return "weakly"
-    raise WeightsError("not an official VSCG state dict (neither fa.0.weight nor escm.L2.weight is present)")
+    raise WeightsError("not an official VSCG state dict (neither fa.0.weight nor escm.L2.weight is present); "
+                       "give the checkpoint saved by the official VSCG training code")
 
 
 def convert_vscg_state_dict(
@@ -149,7 +150,8 @@ def load_official_vscg(path: str | Path) -> tuple[Variant, dict[str, torch.Tenso
     except Exception:  # a whole pickled module: weights_only refuses it
         obj = load_module_state_dict(path)
     if not isinstance(obj, Mapping):
-        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a VSCG model or state dict")
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a VSCG model or state dict; give the "
+                           "checkpoint saved by the official VSCG training code")
     return convert_vscg_state_dict(obj)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..decode.segments import scores_to_events
-from ..errors import ModelError, UsageError, WeightsError
+from ..errors import InputNotFoundError, ModelError, UsageError, WeightsError
 from ..features.base import Extractor, Features
 from ..registry import EXTRACTORS, HEADS
 from ..results import Event
@@ -27,7 +27,7 @@ from ..weights.card import ModelCard
 from ..weights.checks import check_card_fits_head, describe_state_mismatch
 from ..weights.store import load_card, load_state_dict
 
-DEFAULT_MODEL = "esgnet-demo"
+from . import DEFAULT_MODEL  # noqa: E402 - the constant lives in the light package init
 
 
 def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
@@ -67,12 +67,13 @@ def _runtime_fields(cls: Any, config: dict[str, Any], device: torch.device, prec
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # A device is a command-line value: a wrong one is a usage error (exit 2, README table).
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"--device {device} asked for, but no CUDA GPU is available; use --device cpu")
+        raise UsageError(f"--device {device} asked for, but no CUDA GPU is available; use --device cpu")
     try:
         return torch.device(device)
     except RuntimeError:
-        raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
+        raise UsageError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
 
 
 @dataclass
@@ -197,7 +198,8 @@ def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
     mismatched = [k for k, v in want.items() if k in have and have[k] != v]
     if mismatched:
         detail = ", ".join(f"{k}: card {want[k]} vs extractor {have[k]}" for k in mismatched)
-        raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives ({detail})")
+        raise ModelError(f"model {card.name!r} was trained on other features than extractor {extractor.name!r} gives "
+                         f"({detail}); drop --extractor, or use a model trained on {extractor.name!r} features")
 
 
 def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
@@ -232,7 +234,8 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
             raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
                                "checkpoint once with `avlocate weights import`")
         if not path.is_file():
-            raise WeightsError(f"{checkpoint}: no such checkpoint file")
+            raise InputNotFoundError(f"{checkpoint}: no such checkpoint file; check the path (a .safetensors "
+                                     "file, e.g. written by `avlocate train`)")
         # An absolute file name wins in the weights search path; the card's pin is for its own file.
         card = dataclasses.replace(card, weights_file=str(path), sha256=None)
     if extractor_name is not None and extractor_name != card.extractor:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..accounting import stage_timing, throughput_record
-from ..errors import UsageError
+from ..errors import InputNotFoundError, UsageError
 from ..media.inputs import check_input
 from .models import DEFAULT_MODEL, load_model
 from ..results import Result
@@ -42,6 +42,12 @@ def locate(
     started = time.perf_counter()
     stream = is_stream(video)
     path = video if stream else check_input(video)
+    # The same refusals as the CLI's, so Python callers get no result the command line would refuse.
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise UsageError(f"threshold {threshold} is outside [0, 1]; give a score between 0 and 1")
+    if features_dir is not None and not Path(features_dir).is_dir():
+        raise InputNotFoundError(f"{features_dir}: no such features folder; check the path, or write it first "
+                                 "with `avlocate extract VIDEO -e EXTRACTOR -o DIR`")
     loaded = load_model(model or DEFAULT_MODEL, device, None if checkpoint is None else str(checkpoint), extractor,
                         precision)
     t0 = time.perf_counter()

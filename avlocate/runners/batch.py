@@ -35,10 +35,11 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 
-def find_videos(folder: Path) -> list[Path] | list[str]:
-    """Video files under ``folder`` (recursive, sorted, symlink loops ignored), or the paths and
-    URLs a list file (LIST.txt) names, in its order (media/source.py)."""
-    from ..media.source import is_list_file, read_list
+def find_videos(folder: Path, skipped: list[Path] | None = None) -> list[Path] | list[str]:
+    """Video files under ``folder`` (recursive, sorted, symlink loops ignored); the other files
+    are appended to ``skipped`` when given (so the CLI can say what it left out). For a list file
+    (LIST.txt): the paths and URLs it names, in its order (media/source.py)."""
+    from ..media.inputs import is_list_file, read_list
 
     if is_list_file(folder):
         return read_list(folder)
@@ -59,6 +60,8 @@ def find_videos(folder: Path) -> list[Path] | list[str]:
             p = Path(root) / name
             if p.suffix.lower() in VIDEO_EXTENSIONS:
                 found.append(p)
+            elif skipped is not None:
+                skipped.append(p)
     return sorted(found)
 
 
@@ -87,9 +90,13 @@ def split_devices(device: str | None) -> list[str]:
 
 
 def record_all(records: Iterator[dict], results: ResultsFile, summary: BatchSummary,
-               on_done: Callable[[dict], None] | None) -> None:
-    """Append each record as it comes (whole line, fsynced) and count it; every engine uses this."""
+               on_done: Callable[[dict], None] | None, settings: dict | None = None) -> None:
+    """Append each record as it comes (whole line, fsynced) and count it; every engine uses this.
+    ``settings`` (threshold, precision) is written into each line, so a resumed batch can check
+    that it runs with the same ones (:mod:`avlocate.runners.resume_check`)."""
     for record in records:
+        if settings is not None:
+            record = {**record, "settings": settings}
         results.append(record)
         if "error" in record:
             summary.failed += 1
@@ -168,6 +175,7 @@ def run_batch(
     env: dict[str, str] | None = None,
     in_flight: int = 1,
     in_process: bool = False,
+    settings: dict | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
@@ -211,7 +219,7 @@ def run_batch(
                                     share="avlocate.runners.batch:_share_model" if target == "avlocate.runners.batch:_run_one" else None)
             records = supervisor.run(todo, lambda failure: _failure_record(failure, timeout))
         try:
-            record_all(records, results, summary, on_done)
+            record_all(records, results, summary, on_done, settings)
         except WorkerStartupError as exc:
             raise BatchWorkerError(str(exc)) from None
         finally:

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import AvlocateError
+
 #: Seconds a worker may take to import and warm up before it counts as broken.
 STARTUP_LIMIT = 300.0
 
@@ -38,6 +40,15 @@ _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # so `-m avlocate...
 
 class WorkerStartupError(RuntimeError):
     """A worker died or hung before it was ready: an environment problem, not a bad video."""
+
+
+class WorkerFatalError(AvlocateError):
+    """A worker could not build what every video needs (its warm-up failed with a user error):
+    the batch stops with that line and its exit code, before any video."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -190,6 +201,9 @@ class Supervisor:
                 line, _, rest = bytes(slot.buffer).partition(b"\n")
                 slot.buffer = bytearray(rest)
                 message = json.loads(line)
+                if "fatal" in message:
+                    self._stop(slot, kill=True)
+                    raise WorkerFatalError(str(message["fatal"]), int(message.get("code") or 70))
                 if message.get("ready"):
                     slot.state, slot.deadline = "ready", float("inf")
                 elif "result" in message and message.get("job") in slot.jobs:

@@ -64,8 +64,16 @@ def main(argv: list[str]) -> int:
     target = resolve(config["target"])
     options = config.get("options") or {}
     if config.get("warmup"):
+        from ..errors import AvlocateError
+
         try:
             resolve(config["warmup"])(options)
+        except AvlocateError as exc:
+            # The model cannot be built here (an unknown extractor, weights that do not fit, an
+            # absent GPU): every video would fail the same way, so the batch stops with this one
+            # line before any video instead of writing an error line for each.
+            channel.write(json.dumps({"fatal": str(exc), "code": exc.exit_code}) + "\n")
+            return
         except Exception:  # noqa: BLE001 - the first job reports the same problem as its error line
             pass
     in_flight = max(1, int(config.get("in_flight") or 1))

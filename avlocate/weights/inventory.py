@@ -27,7 +27,8 @@ def model_inventory() -> list[dict[str, str]]:
     rows = []
     cards = installed_cards()
     for name, (card, path) in cards.items():
-        present = find_file(card.weights_file) is not None
+        # the file beside the card is the one it loads (avlocate.weights.store.load_state_dict)
+        present = (path.parent / card.weights_file).is_file() or find_file(card.weights_file) is not None
         rows.append({"model": name, "head": card.head, "extractor": card.extractor, "classes": str(len(card.classes)),
                      "weights": "present" if present else "missing", "source": str(path.parent)})
     for name, entry in manifest().items():

@@ -14,11 +14,13 @@ import json
 import os
 import sys
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import WeightsError
 from .card import ModelCard
+
+if TYPE_CHECKING:  # torch only in annotations: reading cards and checking files stays torch-free
+    import torch
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_DIR = PACKAGE_ROOT / "assets" / "weights"
@@ -87,18 +89,26 @@ def load_card(model: str) -> ModelCard:
             f"model {model!r} is known but its weights are not installed ({known.get('note', 'no download source is available offline')}); "
             f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with `avlocate weights import`"
         )
+    if model in _HEAD_VARIANTS:  # named in the README as variants: say how to get such a model
+        raise WeightsError(f"{model!r} is a head variant, not a model: train one with `avlocate train-segment "
+                           f"--head {model} --data DIR --out DIR --name NAME`, then run it with -m NAME")
     raise WeightsError(f"no model named {model!r}; `avlocate models` lists what is installed")
 
 
-def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple[dict[str, torch.Tensor], str]:
-    """Weights of ``card`` as a state dict, and the weights id (``file@sha256[:12]``)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+#: segment-head variants that have no published weights (trained with `avlocate train-segment`).
+_HEAD_VARIANTS = ("vscg-weakly", "avsgn-weakly")
 
-    path = find_file(card.weights_file)
+
+def weights_path(card: ModelCard, card_dir_hint: Path | None = None) -> tuple[Path, str]:
+    """The weights file of ``card``, checked against the card's sha256, and its id
+    (``file@sha256[:12]``); nothing is loaded (so a batch can check a model without torch)."""
     card_dir_hint = card_dir_hint or getattr(card, "source_dir", None)
-    if path is None and card_dir_hint is not None and (card_dir_hint / card.weights_file).is_file():
-        path = card_dir_hint / card.weights_file
+    # The file beside the card wins: a card given by path (e.g. from `train-demo --out DIR`) names
+    # *its* weights, and a bundled file of the same name must not be loaded in their place.
+    if card_dir_hint is not None and (card_dir_hint / card.weights_file).is_file():
+        path: Path | None = card_dir_hint / card.weights_file
+    else:
+        path = find_file(card.weights_file)
     if path is None:
         raise WeightsError(
             f"weights file {card.weights_file} of model {card.name!r} not found in "
@@ -107,11 +117,20 @@ def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple
     digest = sha256_of(path)
     if card.sha256 and card.sha256 != digest:
         raise WeightsError(f"{path}: sha256 {digest[:12]}… does not match the model card ({card.sha256[:12]}…); the file is corrupt or not these weights")
+    return path, f"{path.name}@{digest[:12]}"
+
+
+def load_state_dict(card: ModelCard, card_dir_hint: Path | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """Weights of ``card`` as a state dict, and the weights id (``file@sha256[:12]``)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path, weights_id = weights_path(card, card_dir_hint)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a valid safetensors file ({str(exc).splitlines()[0]})") from None
-    return state, f"{path.name}@{digest[:12]}"
+    return state, weights_id
 
 
 def save_weights(state: dict[str, torch.Tensor], card: ModelCard, out_dir: Path) -> Path:
@@ -123,4 +142,7 @@ def save_weights(state: dict[str, torch.Tensor], card: ModelCard, out_dir: Path)
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(wpath))
     card.sha256 = sha256_of(wpath)
     card.save(out_dir / f"{card.name}.json")
+    # safetensors creates its file 0600; give the weights the same permissions as their card
+    # (the user's umask), so a shared weights folder is readable like the card beside it.
+    os.chmod(wpath, (out_dir / f"{card.name}.json").stat().st_mode & 0o777)
     return wpath

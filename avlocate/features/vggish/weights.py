@@ -33,11 +33,17 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except WeightsError:
         raise
     except Exception as exc:  # corrupt file, or a pickle that needs code execution
-        raise WeightsError(f"cannot read weights {path}: {type(exc).__name__}: {exc}") from exc
+        # torch's text for a refused pickle advises weights_only=False, which would run code: not shown
+        detail = ("not loadable without running code" if "Weights only load failed" in str(exc)
+                  else (str(exc).splitlines()[0][:200] if str(exc) else ""))
+        raise WeightsError(f"cannot read weights {path} ({type(exc).__name__}: {detail}); give the checkpoint file "
+                           "itself (.pt/.pth saved by PyTorch, or .safetensors)") from None
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path} does not hold a flat state dict of tensors")
+    if (not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values())
+            or not all(isinstance(k, str) for k in obj)):
+        raise WeightsError(f"{path} does not hold a flat state dict of named tensors; give the network's "
+                           "checkpoint file (see `avlocate weights list` for what each name expects)")
     return dict(obj)
 
 
@@ -53,11 +59,21 @@ def load_into(module: torch.nn.Module, state_dict: StateDict, what: str) -> torc
     mismatch reported as one-line :class:`WeightsError`."""
     own = module.state_dict()
     cast = {k: (v.to(own[k].dtype) if k in own and v.is_floating_point() else v) for k, v in state_dict.items()}
+    # Summarised, never listed: a wrong file would otherwise print every key (tens of kB, one line).
+    missing = [k for k in own if k not in cast]
+    unexpected = [k for k in cast if k not in own]
+    shapes = [k for k in own if k in cast and tuple(cast[k].shape) != tuple(own[k].shape)]
+    parts = ([f"{len(missing)} tensor(s) missing, e.g. {missing[0]!r}"] if missing else []) \
+        + ([f"{len(unexpected)} unknown, e.g. {unexpected[0]!r}"] if unexpected else []) \
+        + ([f"{len(shapes)} of another shape, e.g. {shapes[0]!r}"] if shapes else [])
+    if parts:
+        raise WeightsError(f"weights do not fit {what}: {'; '.join(parts)}; check that the file is the {what} "
+                           "checkpoint (and that --from names the right network)")
     try:
         module.load_state_dict(cast, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0:3]
-        raise WeightsError(f"weights do not fit {what}: {' '.join(first)}") from exc
+        first = str(exc).splitlines()[0][:300]
+        raise WeightsError(f"weights do not fit {what}: {first}") from None
     return module.eval()
 
 

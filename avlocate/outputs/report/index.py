@@ -43,7 +43,10 @@ def read_results(results_jsonl: str | os.PathLike[str]) -> list[Result]:
             try:
                 result = Result.from_dict(json.loads(line))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise UsageError(f"{path}:{n}: not an avlocate result line ({exc})") from None
+                if not line.endswith("\n"):
+                    break  # a last line torn by a crash, as `batch` repairs it: the whole lines are reported
+                raise UsageError(f"{path}:{n}: not an avlocate result line ({exc}); give a JSONL file written by "
+                                 "`avlocate batch`, or remove that line") from None
             by_video.pop(result.video, None)  # keep first-seen order unless re-run, then move to end
             by_video[result.video] = result
     return list(by_video.values())

@@ -54,6 +54,7 @@ from ..jsonl import ResultsFile
 from . import decode as _ray_decode  # noqa: F401 - registers the "ray" prefetch mode
 from ...results import Result
 from .actor import DEFAULT_TARGET, StartLog, VideoActor
+from .ray_quiet import quiet_init, quiet_ray
 
 RAY_MISSING = "--engine ray needs Ray: pip install 'avlocate[ray]'"
 DECODE_PLACES = ("tasks", "actor")  # where videos are decoded: Ray CPU tasks, or inside the model actor
@@ -152,14 +153,17 @@ def _ray_session(ray: Any, address: str | None, num_cpus: int | None) -> Iterato
         if address is None:
             # "local", not None: None would join whatever cluster RAY_ADDRESS or a `ray start` on
             # this machine points at, where num_cpus is refused.
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+            with quiet_init():
+                ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
         else:
             check_reachable(address)
-            ray.init(address=address, logging_level=logging.WARNING)
+            with quiet_init():
+                ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"--address {address}" if address else "a local Ray instance"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"{where}: Ray could not start or connect ({first})") from None
+    quiet_ray(ray)  # a successful batch prints avlocate's lines only (see ray_quiet)
     try:
         yield
     finally:
@@ -301,6 +305,7 @@ def run_batch_ray(
     target: str = DEFAULT_TARGET,
     in_flight: int = 1,
     decode: str = "tasks",
+    settings: dict | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
 
@@ -335,7 +340,7 @@ def run_batch_ray(
         with _ray_session(ray, address, num_cpus):
             records = _stream(ray, todo, options, shards, target, cpus_per_actor, in_flight, decode)
             try:
-                record_all(records, results, summary, on_done)
+                record_all(records, results, summary, on_done, settings)
             finally:
                 records.close()  # stops the dataset's actors, also on an error or Ctrl-C
     return summary

@@ -1,0 +1,115 @@
+"""Resuming a batch safely: the lines already in ``--out`` must come from the same model.
+
+A re-run skips the videos already in the output. That is only right when those lines were made
+with the same model, weights and settings; otherwise the file would silently mix two models.
+:func:`check_resume` refuses such a re-run (exit 2, one line) and reports the videos whose line
+is an error, so the re-run still exits 1 for them. :func:`drop_failed_lines` removes those error
+lines (``--retry-failed``) under the batch's lock, by an atomic rewrite, so the batch redoes them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import OutputError, UsageError
+from .jsonl import ResultsFile, scan_lines
+from .preflight import BatchPlan
+
+
+def last_lines(out: Path) -> dict[str, dict]:
+    """The last valid line of each video in ``out`` (empty when there is no file yet)."""
+    try:
+        data = Path(out).read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot read existing results ({exc.strerror or exc}); choose another --out") from None
+    _, good_end, _ = scan_lines(data)
+    lines: dict[str, dict] = {}
+    for raw in data[:good_end].splitlines():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue  # ResultsFile refuses or repairs such a file itself
+        if isinstance(record, dict) and isinstance(record.get("video"), str):
+            lines[record["video"]] = record
+    return lines
+
+
+def _describe(model: object, weights: object) -> str:
+    return f"model {model!r} (weights {weights})"
+
+
+@dataclass
+class ResumeState:
+    failed: list[str] = field(default_factory=list)  # videos of this batch whose line is an error
+
+
+def check_resume(out: Path, plan: BatchPlan, videos: list[str], shards: list[Path] | None = None) -> ResumeState:
+    """Refuse when a finished line of ``out`` was made with another model, weights or settings.
+    ``shards``: Ray shard files not yet folded into ``out`` (their lines count as if they were)."""
+    state = ResumeState()
+    wanted = set(videos)
+    lines = last_lines(out)
+    for shard in shards or []:
+        for video, record in last_lines(shard).items():
+            lines.setdefault(video, record)
+    for video, record in lines.items():
+        if "error" in record:
+            if video in wanted:
+                state.failed.append(video)
+            continue
+        settings = record.get("settings")  # absent on lines written before it was recorded
+        if (record.get("model"), record.get("weights")) != (plan.model, plan.weights):
+            raise UsageError(
+                f"{out}: {video} was done with {_describe(record.get('model'), record.get('weights'))}, this run uses "
+                f"{_describe(plan.model, plan.weights)}; use --overwrite to start over, or another --out")
+        if settings is not None and settings != plan.settings:
+            raise UsageError(
+                f"{out}: {video} was done with settings {json.dumps(settings)}, this run uses "
+                f"{json.dumps(plan.settings)}; give the same options, --overwrite to start over, or another --out")
+    return state
+
+
+def drop_failed_lines(out: Path, videos: list[str], shards: list[Path] | None = None) -> int:
+    """Remove the lines of ``videos`` (whose last line is an error) from ``out`` and from the Ray
+    ``shards`` that feed it (else the next fold would bring them back); returns how many videos.
+
+    Each file is rewritten under the batch lock (a temporary file, fsynced, renamed over it), so a
+    crash leaves either the old file or the new one, never a mix.
+    """
+    out = Path(out)
+    if not videos:
+        return 0
+    drop = set(videos)
+    for path in [out, *(shards or [])]:
+        _rewrite_without(Path(path), drop)
+    return len(drop)
+
+
+def _rewrite_without(path: Path, drop: set[str]) -> None:
+    if not path.exists():
+        return
+    with ResultsFile(path) as results:  # the lock, and a torn last line repaired first
+        data = os.pread(results.fd, os.fstat(results.fd).st_size, 0)
+        kept = [raw for raw in data.splitlines(keepends=True) if json.loads(raw).get("video") not in drop]
+        if len(kept) == len(data.splitlines()):
+            return  # nothing of these videos here
+        tmp = path.with_name(f".{path.name}.retry.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(b"".join(kept))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"{path}: cannot rewrite the results to retry failed videos ({exc.strerror or exc}); "
+                              "make room and re-run") from None
