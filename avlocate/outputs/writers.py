@@ -128,7 +128,10 @@ def rich_table(result: Result):  # noqa: ANN201
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for i, ev in enumerate(result.events, start=1):
         label = ev.label + (f" ({ev.modality} only)" if ev.modality else "")
-        table.add_row(str(i), label, f"{ev.start:.2f}", f"{ev.end:.2f}", f"{ev.end - ev.start:.2f}", f"{ev.score:.2f}")
+        # The duration is that of the times as shown, so that it always equals end - start on screen
+        # (6.149 .. 9.636 shows as 6.15 .. 9.64, lasting 3.49, not the unrounded 3.487 -> 3.49 by luck).
+        start, end = round(ev.start, 2), round(ev.end, 2)
+        table.add_row(str(i), label, f"{start:.2f}", f"{end:.2f}", f"{end - start:.2f}", f"{ev.score:.2f}")
     if result.error:
         table.caption = f"error: {result.error}"
     elif result.warnings:

@@ -81,3 +81,20 @@ def test_parse_formats():
 def test_srt_of_several_videos_is_an_error(result):
     with pytest.raises(UsageError):
         render("srt", [result, result])
+
+
+def test_table_duration_is_end_minus_start_as_shown():
+    """Was: 12.84 .. 15.69 shown with a duration of 2.84 (the unrounded 2.842)."""
+    from rich.console import Console
+
+    from avlocate.outputs.writers import rich_table
+
+    res = Result(video="v.mp4", duration=20.0, events=[Event("bell", 12.844, 15.686, 0.9), Event("drum", 1.006, 2.004, 0.8)],
+                 model="m", weights="w", extractor="e", feature_protocol={}, device="cpu")
+    console = Console(width=200, record=True, force_terminal=False)
+    console.print(rich_table(res))
+    rows = [line.replace("│", " ").split() for line in console.export_text().splitlines()]
+    rows = [r for r in rows if len(r) == 6 and r[0].isdigit()]
+    assert len(rows) == 2
+    for _, _, start, end, duration, _ in rows:
+        assert f"{float(end) - float(start):.2f}" == duration

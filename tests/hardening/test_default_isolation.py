@@ -197,3 +197,25 @@ def test_in_process_refuses_options_that_need_workers(cli, tmp_path):
     for extra in (["--timeout", "5"], ["--workers", "2"]):
         r = cli("batch", tmp_path / "v", "--out", tmp_path / "r.jsonl", "--in-process", *extra)
         assert r.code == UsageError.exit_code and r.err.count("\n") == 1 and "--in-process" in r.err
+
+
+def test_a_model_the_worker_cannot_build_stops_the_batch_in_one_line(tmp_path):
+    """The batch process checks the card and its weights without torch; what only building the
+    model shows (here: an extractor nobody registered) stops the batch from the worker's warm-up
+    with one line and that error's exit code, before any video, instead of one error line each."""
+    from avlocate.errors import ModelError
+
+    bundled = REPO / "avlocate" / "assets" / "weights"
+    card = json.loads((bundled / "lite-demo.json").read_text())
+    card.update(name="no-such-extractor-demo", extractor="no-such-extractor")
+    card["feature_protocol"]["extractor"] = "no-such-extractor"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "no-such-extractor-demo.json").write_text(json.dumps(card))
+    (tmp_path / "m" / "lite-demo.safetensors").write_bytes((bundled / "lite-demo.safetensors").read_bytes())
+    folder = _folder(tmp_path / "videos", {"a.mp4": 1.0, "b.mp4": 1.0})
+    out = tmp_path / "r.jsonl"
+    done = subprocess.run(avlocate_cmd("batch", folder, "--out", out, "--model", tmp_path / "m" / "no-such-extractor-demo.json"),
+                          cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == ModelError.exit_code, done.stderr
+    assert done.stderr.count("\n") == 1 and "no-such-extractor" in done.stderr, done.stderr
+    assert not out.exists() or out.read_text() == ""
