@@ -113,6 +113,10 @@ def batch(
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
                                 timeout=timeout, in_flight=videos_in_flight, in_process=in_process,
                                 settings=start.plan.settings)
+    if start.retried_videos:  # the redone videos' lines go back where their error lines were
+        from ..runners.resume_check import put_back_in_place
+
+        put_back_in_place(out, start.order, start.retried_videos)
     if not quiet:
         _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}"
              + (f" ({len(start.failed_before)} of them failed earlier: --retry-failed redoes them)"

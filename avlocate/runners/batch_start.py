@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import InputNotFoundError
 from .preflight import BatchPlan, check_batch
-from .resume_check import check_resume, drop_failed_lines
+from .resume_check import check_resume, drop_failed_lines, video_order
 
 
 @dataclass
@@ -21,6 +21,8 @@ class BatchStart:
     skipped_files: list[Path] = field(default_factory=list)  # files without a video extension
     failed_before: list[str] = field(default_factory=list)  # error lines kept from an earlier run
     retried: int = 0  # error lines removed by --retry-failed
+    order: list[str] = field(default_factory=list)  # the output's videos before they were removed
+    retried_videos: set[str] = field(default_factory=set)
 
 
 def _extensions() -> str:
@@ -48,6 +50,8 @@ def prepare_batch(folder: Path, out: Path, options: dict[str, Any], in_process: 
     shards = sorted(shards_dir.glob("*.jsonl")) if shards_dir is not None and shards_dir.is_dir() else []
     state = check_resume(out, plan, [str(v) for v in videos], shards)
     if retry_failed:
+        start.order = video_order(out)
+        start.retried_videos = set(state.failed)
         start.retried = drop_failed_lines(out, state.failed, shards)
     else:
         start.failed_before = state.failed

@@ -90,13 +90,50 @@ def drop_failed_lines(out: Path, videos: list[str], shards: list[Path] | None = 
 
 
 def _rewrite_without(path: Path, drop: set[str]) -> None:
+    _rewrite(path, lambda lines: [raw for raw in lines if json.loads(raw).get("video") not in drop])
+
+
+def video_order(out: Path) -> list[str]:
+    """The videos of ``out``'s lines, in file order (read before ``--retry-failed`` drops some)."""
+    out = Path(out)
+    if not out.exists():
+        return []
+    with ResultsFile(out) as results:
+        data = os.pread(results.fd, os.fstat(results.fd).st_size, 0)
+    return [json.loads(raw).get("video") for raw in data.splitlines()]
+
+
+def put_back_in_place(out: Path, order: list[str], retried: set[str]) -> None:
+    """After a ``--retry-failed`` run: each retried video's new line takes the place its error
+    line had (``order``: the file's videos before the error lines were dropped), so the output
+    reads as if the video had succeeded the first time. Same lock and atomic rewrite."""
+    if not retried:
+        return
+
+    def reorder(lines: list[bytes]) -> list[bytes]:
+        videos = [json.loads(raw).get("video") for raw in lines]
+        latest = dict(zip(videos, lines))  # a video's last line in the file now
+        result: list[bytes] = []
+        placed: set[str] = set()
+        for video in order:  # the earlier lines' order, each video with its latest line
+            if video in latest and video not in placed:
+                result.append(latest[video])
+                placed.add(video)
+        result += [raw for video, raw in zip(videos, lines) if video not in placed]  # videos new to this file
+        return result
+
+    _rewrite(Path(out), reorder)
+
+
+def _rewrite(path: Path, change) -> None:  # noqa: ANN001 - lines -> lines
     if not path.exists():
         return
     with ResultsFile(path) as results:  # the lock, and a torn last line repaired first
         data = os.pread(results.fd, os.fstat(results.fd).st_size, 0)
-        kept = [raw for raw in data.splitlines(keepends=True) if json.loads(raw).get("video") not in drop]
-        if len(kept) == len(data.splitlines()):
-            return  # nothing of these videos here
+        lines = data.splitlines(keepends=True)
+        kept = change(lines)
+        if kept == lines:
+            return  # nothing to change here
         tmp = path.with_name(f".{path.name}.retry.tmp")
         try:
             with open(tmp, "wb") as f:

@@ -55,19 +55,21 @@ def test_resume_refuses_lines_of_another_model_or_settings(cli, two_videos, tmp_
 
 
 def test_failed_videos_keep_exit_1_until_retried(cli, two_videos, tmp_path, repo_root):
-    (two_videos / "b.mp4").write_text("not a video")
+    good = (two_videos / "a.mp4").read_bytes()
+    (two_videos / "a.mp4").write_text("not a video")  # the first line will be the error
     out = tmp_path / "r.jsonl"
     assert cli("batch", two_videos, "--out", out, "-q", "-m", MODEL).code == 1
     r = cli("batch", two_videos, "--out", out, "-m", MODEL)
     assert r.code == 1 and "failed earlier" in r.err and "--retry-failed" in r.err
 
-    shutil.copy(repo_root / "samples" / "demo2.mp4", two_videos / "b.mp4")  # the user fixes the file
+    (two_videos / "a.mp4").write_bytes(good)  # the user fixes the file
     r = cli("batch", two_videos, "--out", out, "-m", MODEL, "--retry-failed")
     assert r.code == 0, r.err
     assert "1 done, 0 failed, 1 already in" in r.err
     lines = _lines(out)
     assert len(lines) == 2 and not any("error" in line for line in lines)
-    assert sorted(Path(line["video"]).name for line in lines) == ["a.mp4", "b.mp4"]
+    # replaced in place: the redone video's line is where its error line was
+    assert [Path(line["video"]).name for line in lines] == ["a.mp4", "b.mp4"]
     assert not list(tmp_path.glob(".r.jsonl*"))  # no temporary file left behind
 
 
