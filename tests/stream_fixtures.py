@@ -54,14 +54,7 @@ def remux(src: Path, dst: Path, fmt: str, options: dict[str, str] | None = None)
 
 def moov_at_end(src: Path, dst: Path) -> Path:
     """An MP4 written the default way (index after the data), from the packets of ``src``."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
-        for packet in inp.demux(list(inp.streams)):
-            if packet.dts is None or packet.stream_index not in streams:
-                continue
-            packet.stream = streams[packet.stream_index]
-            out.mux(packet)
-    return dst
+    return remux(src, dst, "mp4")
 
 
 class StreamServer:

@@ -54,17 +54,9 @@ def read_results(results_jsonl: str | os.PathLike[str]) -> list[Result]:
 
 def _page_names(results: list[Result]) -> list[str]:
     """``<stem>.html`` per video, made unique (``clip.html``, ``clip-2.html``) across folders."""
-    used: set[str] = {"index.html"}
-    names = []
-    for r in results:
-        stem = Path(r.video).stem or "video"
-        name, k = f"{stem}.html", 1
-        while name.lower() in used:
-            k += 1
-            name = f"{stem}-{k}.html"
-        used.add(name.lower())
-        names.append(name)
-    return names
+    from .names import unique_stems
+
+    return [f"{stem}.html" for stem in unique_stems((r.video for r in results), reserved=["index"])]
 
 
 def _video_base(video: str, results_jsonl: Path) -> Path:
