@@ -95,6 +95,13 @@ def _has_avx2() -> bool:
         return False
 
 
+def _has_amx() -> bool:
+    try:
+        return " amx_tile" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def reference_arithmetic(reference_dir: Path):
     """Run ``tests/features/reference_arithmetic_probe.py MODE`` in a fresh interpreter whose
@@ -104,6 +111,13 @@ def reference_arithmetic(reference_dir: Path):
     few quantised flow values across a .5 boundary. Returns the probe's JSON."""
     if not _has_avx2():
         pytest.skip("the reference arithmetic needs an x86-64 CPU with AVX2")
+    if _has_amx():
+        # Measured on an Intel Xeon with AMX and AVX-512 FP16: with ATEN_CPU_CAPABILITY=avx2,
+        # ONEDNN_MAX_CPU_ISA=AVX2 (and also MKL_CBWR=AVX2) RAFT still differs from the official
+        # forward by 1.9e-4 px, the same at the commit before these tests changed: the pin does not
+        # reach every kernel there. The README's tolerances (1e-3 px, 1e-4) are still checked by the
+        # other extraction tests on such a machine.
+        pytest.skip("the reference arithmetic cannot be pinned on a CPU with AMX (measured 1.9e-4 px)")
     import subprocess
     import sys
 

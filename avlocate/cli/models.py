@@ -16,10 +16,12 @@ def models() -> None:
     from ..registry import EXTRACTORS, HEADS
     from ..weights.inventory import model_inventory
 
-    console = Console(force_terminal=False) if not sys.stdout.isatty() else Console()
+    # Piped, the table is for grep and scripts: wide enough that no name is cut or wrapped.
+    console = Console(force_terminal=False, width=240) if not sys.stdout.isatty() else Console()
     table = Table(title="models")
-    for col in ("model", "head", "extractor", "classes", "weights", "source"):
-        table.add_column(col)
+    for col in ("model", "head", "extractor", "classes", "weights"):
+        table.add_column(col, no_wrap=True)  # names are looked up as written: never wrapped
+    table.add_column("source", overflow="fold")
     from ..zeroshot.inventory import zeroshot_row
 
     for row in [*model_inventory(), zeroshot_row()]:

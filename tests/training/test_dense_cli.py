@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from avlocate.cli.train import evaluate_cmd, train_cmd
-from avlocate.errors import UsageError
+from avlocate.errors import InputNotFoundError, UsageError
 
 
 def _app() -> typer.Typer:
@@ -52,7 +52,8 @@ def test_bad_inputs_are_usage_errors(tmp_path):
     runner = CliRunner()
     r = runner.invoke(_app(), ["train", "--head", "unav", "--annotations", str(tmp_path / "nope.json"),
                                "--features", str(tmp_path), "--out", str(tmp_path / "m")])
-    assert isinstance(r.exception, UsageError) and "nope.json" in str(r.exception)
+    # a missing path is exit code 3 (README, "Exit codes"), not a usage error
+    assert isinstance(r.exception, InputNotFoundError) and "nope.json" in str(r.exception)
     ann, feats = _data(tmp_path)
     r = runner.invoke(_app(), ["train", "--head", "nosuchhead", "--annotations", str(ann), "--features", str(feats),
                                "--out", str(tmp_path / "m")])

@@ -59,21 +59,21 @@ def load_into(module: torch.nn.Module, state_dict: StateDict, what: str) -> torc
     mismatch reported as one-line :class:`WeightsError`."""
     own = module.state_dict()
     cast = {k: (v.to(own[k].dtype) if k in own and v.is_floating_point() else v) for k, v in state_dict.items()}
-    # Summarised, never listed: a wrong file would otherwise print every key (tens of kB, one line).
-    missing = [k for k in own if k not in cast]
-    unexpected = [k for k in cast if k not in own]
-    shapes = [k for k in own if k in cast and tuple(cast[k].shape) != tuple(own[k].shape)]
-    parts = ([f"{len(missing)} tensor(s) missing, e.g. {missing[0]!r}"] if missing else []) \
-        + ([f"{len(unexpected)} unknown, e.g. {unexpected[0]!r}"] if unexpected else []) \
-        + ([f"{len(shapes)} of another shape, e.g. {shapes[0]!r}"] if shapes else [])
-    if parts:
-        raise WeightsError(f"weights do not fit {what}: {'; '.join(parts)}; check that the file is the {what} "
-                           "checkpoint (and that --from names the right network)")
     try:
+        # The module's own load hooks run first (I3D's checkpoints may lack num_batches_tracked; the
+        # VGGish PCA means come as (128,) or (128, 1)): only what they cannot take is a mismatch.
         module.load_state_dict(cast, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0][:300]
-        raise WeightsError(f"weights do not fit {what}: {first}") from None
+        # Summarised, never listed: a wrong file would otherwise print every key (tens of kB, one line).
+        missing = [k for k in own if k not in cast]
+        unexpected = [k for k in cast if k not in own]
+        shapes = [k for k in own if k in cast and tuple(cast[k].shape) != tuple(own[k].shape)]
+        parts = ([f"{len(missing)} tensor(s) missing, e.g. {missing[0]!r}"] if missing else []) \
+            + ([f"{len(unexpected)} unknown, e.g. {unexpected[0]!r}"] if unexpected else []) \
+            + ([f"{len(shapes)} of another shape, e.g. {shapes[0]!r}"] if shapes else [])
+        detail = "; ".join(parts) if parts else str(exc).splitlines()[0][:300]
+        raise WeightsError(f"weights do not fit {what}: {detail}; check that the file is the checkpoint for {what} "
+                           "checkpoint (and that --from names the right network)") from None
     return module.eval()
 
 
