@@ -104,7 +104,7 @@ def run(
     if stall_timeout <= 0:
         raise UsageError(f"--stall-timeout {stall_timeout:g} must be positive (seconds)")
     stream_options = StreamOptions(stall_timeout=stall_timeout)
-    if live:  # its own loop and output (avlocate/runners/live.py)
+    if live:  # its own loop and output (avlocate/runners/live/)
         from ..runners.live import run_live_cli
 
         if fmt or output_dir is not None or scores or features_dir is not None or per_modality:
