@@ -14,6 +14,16 @@ from typing import Any
 #: the model a run uses when none is named (a plain constant here: reading it must not load torch)
 DEFAULT_MODEL = "esgnet-demo"
 
+
+def check_threshold(threshold: float | None, name: str = "--threshold") -> None:
+    """A score threshold in [0, 1] or none; ``name`` as the caller knows the option. Here, not in
+    :mod:`.video`, so that the batch process checks its options without loading torch."""
+    from ..errors import UsageError
+
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise UsageError(f"{name} {float(threshold):g} is outside [0, 1]; give a score between 0 and 1")
+
+
 _LAZY = {"locate": ".video", "video_runner": ".video", "load_model": ".models"}
 
 

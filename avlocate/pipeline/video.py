@@ -13,6 +13,7 @@ from typing import Any
 from ..accounting import stage_timing, throughput_record
 from ..errors import InputNotFoundError, UsageError
 from ..media.inputs import check_input
+from . import check_threshold
 from .models import DEFAULT_MODEL, load_model
 from ..results import Result
 
@@ -43,8 +44,7 @@ def locate(
     stream = is_stream(video)
     path = video if stream else check_input(video)
     # The same refusals as the CLI's, so Python callers get no result the command line would refuse.
-    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
-        raise UsageError(f"threshold {threshold} is outside [0, 1]; give a score between 0 and 1")
+    check_threshold(threshold, "threshold")
     if features_dir is not None and not Path(features_dir).is_dir():
         raise InputNotFoundError(f"{features_dir}: no such features folder; check the path, or write it first "
                                  "with `avlocate extract VIDEO -e EXTRACTOR -o DIR`")

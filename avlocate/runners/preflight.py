@@ -12,11 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-
-
-def check_threshold(threshold: float | None) -> None:
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"--threshold {threshold:g} is outside [0, 1]; give a score between 0 and 1")
+from ..pipeline import check_threshold  # noqa: F401 - one rule for the CLI and Python
 
 
 _DEVICE_SYNTAX = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")

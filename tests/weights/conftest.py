@@ -109,20 +109,21 @@ def _serve(hub: bool):  # noqa: ANN202
     return host, httpd
 
 
-@pytest.fixture
-def file_host():
-    host, httpd = _serve(hub=False)
+def _serving(hub: bool):  # noqa: ANN202 - a fixture body: the host while the server runs
+    host, httpd = _serve(hub=hub)
     yield host
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def file_host():
+    yield from _serving(hub=False)
 
 
 @pytest.fixture
 def fake_hub():
-    host, httpd = _serve(hub=True)
-    yield host
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serving(hub=True)
 
 
 @pytest.fixture
