@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import http.server
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -69,7 +72,7 @@ class StreamServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
-                parts = self.path.strip("/").split("/")
+                parts = self.path.split("?", 1)[0].strip("/").split("/")  # a query string is ignored
                 mode, name = (parts[0], parts[-1]) if len(parts) == 2 else ("whole", parts[0])
                 data = server.files.get(name)
                 if data is None:
@@ -117,3 +120,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def half_then_silence(data: bytes, args: list[str]) -> tuple[int, bytes, str]:
+    """``avlocate run - ARGS`` fed half of ``data`` through a pipe that then stays open and
+    silent (the writer alive, nothing sent) until the process has exited. Output goes to files:
+    ``communicate`` would close the pipe, which is an end, not a stall."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "avlocate", "run", "-", *args], stdin=subprocess.PIPE,
+                                stdout=out, stderr=err)
+        try:
+            proc.stdin.write(data[: len(data) // 2])
+            proc.stdin.flush()
+            proc.wait(timeout=300)  # stdin stays open: only the stall can end the run
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdin.close()
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read().decode()

@@ -271,7 +271,9 @@ def features_from_dir(features_dir: str | Path, video: str | Path, model: Any) -
     :class:`ModelError` when it has one made with another feature protocol than the model's card
     (silently recomputing would hide that the folder does not hold what the user thinks).
     """
-    stem = Path(video).stem
+    from ..media.inputs import video_stem
+
+    stem = video_stem(video if isinstance(video, str) else str(video))
     if not sidecar_path(Path(features_dir), stem).is_file():
         return None
     side = read_sidecar(features_dir, stem)

@@ -12,6 +12,7 @@ from ..errors import InputNotFoundError, MediaError
 
 STDIN = "-"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 
 def check_input(video: str | Path) -> Path:
@@ -31,6 +32,22 @@ def is_url(name: str | os.PathLike[str]) -> bool:
 def is_stream(name: str | os.PathLike[str]) -> bool:
     """A URL or standard input: read once, never probed ahead, never a Path."""
     return isinstance(name, str) and (name == STDIN or is_url(name))
+
+
+def video_stem(video: str | os.PathLike[str]) -> str:
+    """The name a video's output files get: a file's stem; ``stdin`` for ``-``; for a URL, the
+    stem of its last path part (``http://h/a/demo1.mp4?t=1`` -> ``demo1``), else its host
+    (``rtsp://cam.local:554/`` -> ``cam.local``). Characters a file name should not hold become ``_``."""
+    if isinstance(video, str) and video == STDIN:
+        return "stdin"
+    if isinstance(video, str) and is_url(video):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(video)
+        last = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+        stem = Path(last).stem if last else (parts.hostname or "")
+        return _UNSAFE.sub("_", stem).strip("._") or "stream"
+    return Path(video).stem or "video"
 
 
 def read_list(path: Path) -> list[str]:

@@ -21,6 +21,8 @@ with ``warnings["stream"]`` saying so, which the caller turns into exit code 10.
 from __future__ import annotations
 
 import math
+import os
+import select
 import socket
 import struct
 import sys
@@ -42,7 +44,7 @@ from .probe import MediaInfo, clip_origin
 from .specs import AudioSpec, ClipChunk, VideoSpec
 from .video import output_size
 
-#: Seconds without data after which a network stream counts as stalled (``--stall-timeout``).
+#: Seconds without data after which a network stream or a pipe counts as stalled (``--stall-timeout``).
 DEFAULT_STALL_TIMEOUT_S = 30.0
 #: The key of Clip.warnings that says a stream ended early (stalled or dropped).
 ENDED_EARLY = "stream"
@@ -58,7 +60,8 @@ _NETWORK_SCHEMES = frozenset({"http", "https", "rtsp", "rtsps", "rtmp", "rtmps",
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """How to open a stream. ``stall_timeout``: seconds without data before giving up (network)."""
+    """How to open a stream. ``stall_timeout``: seconds without data before giving up (a network
+    stream, or standard input from a pipe)."""
 
     stall_timeout: float = DEFAULT_STALL_TIMEOUT_S
     open_timeout: float | None = None  # default: the stall timeout
@@ -84,6 +87,35 @@ class _PeekedReader:
             return out
         data = self.raw.read1(n) if hasattr(self.raw, "read1") and n > 0 else self.raw.read(n)
         return data
+
+
+class _TimedPipeReader:
+    """Standard input read straight from its file descriptor, waiting at most ``timeout`` seconds
+    for each piece: a pipe whose writer is alive but sends nothing (a hung camera feed, ffmpeg
+    stuck on its source) raises TimeoutError, which ends the clip as a network stall does
+    (``warnings["stream"]``, exit code 10). Unbuffered on purpose: bytes held in a Python buffer
+    would be invisible to ``select``. A regular file redirected to stdin is always ready."""
+
+    def __init__(self, fd: int, timeout: float) -> None:
+        self.fd, self.timeout = fd, timeout
+
+    def read(self, n: int = -1) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], self.timeout)
+        if not ready:
+            raise TimeoutError(f"stalled: no data on standard input for {self.timeout:g} s")
+        return os.read(self.fd, n if n > 0 else 1 << 16)
+
+
+def _stdin_reader(timeout: float) -> BinaryIO:
+    """The process's standard input, with the stall timeout where ``select`` can watch it (POSIX
+    pipes, sockets, terminals); elsewhere the buffered stream as is."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdin.buffer
+    if os.name != "posix":  # select() takes only sockets on Windows
+        return sys.stdin.buffer
+    return _TimedPipeReader(fd, timeout)  # type: ignore[return-value]
 
 
 def _read_exact(raw: BinaryIO, n: int) -> bytes:
@@ -163,8 +195,11 @@ def open_stream(target: str, options: StreamOptions | None = None, stdin: Binary
 
             raise UsageError("-: standard input is a terminal; pipe a video into it (e.g. `ffmpeg -i in.mp4 -f mpegts - "
                              "| avlocate run -`)")
-        raw = stdin if stdin is not None else sys.stdin.buffer
-        head = check_mp4_head(raw)
+        raw = stdin if stdin is not None else _stdin_reader(float(options.stall_timeout))
+        try:
+            head = check_mp4_head(raw)
+        except TimeoutError as exc:
+            raise _open_error("-", exc) from None
         if not head:
             raise MediaError("-: standard input is empty; pipe a video into it (e.g. `ffmpeg -i in.mp4 -f mpegts - | "
                              "avlocate run -`)")

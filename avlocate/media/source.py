@@ -8,9 +8,7 @@ probed and then decoded as before.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import BinaryIO
 
 from .inputs import STDIN, is_list_file, is_stream, is_url, read_list  # noqa: F401 - re-exported

@@ -170,16 +170,22 @@ def _dense(model: LoadedModel, features: Features, threshold: float | None, keep
     return events, ({"scores": _dense_snippet_scores(model, visual, audio)} if keep_scores else {})
 
 
+def ready_segment_head(model: LoadedModel) -> torch.nn.Module:
+    """The segment head, with what it reads besides features: AVSGN's label-text embeddings of
+    the card's classes, made once by the extractor's text towers (shared by file and live runs)."""
+    head = model.head
+    if hasattr(head, "set_label_text") and getattr(head, "text_clip", None) is None:
+        emb = model.extractor.label_text(model.card.classes)
+        head.set_label_text(emb.clip, emb.clap)
+    return head
+
+
 def _segments(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
     """1-second segment heads (VSCG, AVSGN): sliding 10-s windows, one label per segment, runs."""
     from ..decode.segments import labels_to_events
     from ..heads.segment.windows import sliding_segment_probs
 
-    head = model.head
-    if hasattr(head, "set_label_text") and getattr(head, "text_clip", None) is None:
-        # AVSGN reads label-text embeddings of the card's classes, made by the extractor's text towers.
-        emb = model.extractor.label_text(model.card.classes)
-        head.set_label_text(emb.clip, emb.clap)
+    head = ready_segment_head(model)
     probs = sliding_segment_probs(head, features.audio, features.visual_segments(), device=model.device)
     labels = model.head.labels_from_probs(probs)
     scores = probs.gather(1, labels[:, None])[:, 0]

@@ -23,7 +23,7 @@ from avlocate.pipeline.models import load_model
 from avlocate.pipeline import locate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
-from stream_fixtures import StreamServer, remux_to_ts  # noqa: E402
+from stream_fixtures import StreamServer, half_then_silence, remux_to_ts  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo1.mp4"
 
@@ -130,6 +130,7 @@ def test_stalled_stream_ends_after_the_stall_timeout_with_the_events_so_far(ts):
         err = proc.stderr.read().decode()
         assert srv.stalled.is_set()
     assert rc == StreamEndedEarlyError.exit_code
+    assert err == ""  # -q: the warning is not printed, the exit code says it
     assert lines, "the events found before the stall are written"
     assert all(line["end"] <= 22.0 for line, _ in lines)  # only the first half of the stream arrived
 
@@ -240,3 +241,15 @@ def test_demo1_mp4_piped_live_gives_the_events_of_the_file():
     assert [g[0] for g in got] == [w[0] for w in want]
     for g, w in zip(got, want):
         assert abs(g[1] - w[1]) <= 0.1 and abs(g[2] - w[2]) <= 0.1, (got, want)
+
+
+def test_stalled_pipe_ends_the_live_run_after_the_stall_timeout(ts):
+    """A pipe whose writer stays alive but sends nothing (a hung camera feed) ends like a stalled
+    network stream: the events so far, a warning, exit code 10."""
+    # ~19 s of 38, then silence with the pipe open
+    rc, out, err = half_then_silence(ts.read_bytes(), ["--live", "--device", "cpu", "--stall-timeout", "2"])
+    assert rc == StreamEndedEarlyError.exit_code, err
+    lines = [json.loads(raw) for raw in out.splitlines()]
+    assert lines, "the events found before the stall are written"
+    assert all(line["end"] <= 22.0 for line in lines)
+    assert "no data on standard input" in err and "event(s) found so far" in err

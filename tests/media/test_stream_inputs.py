@@ -21,7 +21,7 @@ from avlocate.media.source import is_stream, read_list
 from avlocate.pipeline import locate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
-from stream_fixtures import StreamServer, free_port, moov_at_end, remux, remux_to_ts  # noqa: E402
+from stream_fixtures import StreamServer, free_port, half_then_silence, moov_at_end, remux, remux_to_ts  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo1.mp4"
 
@@ -204,3 +204,40 @@ def test_batch_list_file_records_each_failure_and_goes_on(server, media, tmp_pat
     assert bad[server.url("missing")]["error_code"] == RemoteNotFoundError.exit_code
     assert bad[str(tmp_path / "no-such.mp4")]["error_code"] == 3
     assert len(bad) == 3
+
+
+def test_stalled_pipe_ends_after_the_stall_timeout_with_the_events_so_far(media):
+    data = remux_to_ts(DEMO, media["ts"].parent / "demo1x2.ts", repeat=2).read_bytes()
+    rc, out, err = half_then_silence(data, ["-f", "json", "--device", "cpu", "-q", "--stall-timeout", "2"])
+    assert rc == StreamEndedEarlyError.exit_code, err
+    result = json.loads(out)
+    assert "no data on standard input for 2 s" in result["warnings"]["stream"]
+    assert result["events"], "the events of the half that arrived are written"
+    assert result["duration"] < locate(media["ts"], device="cpu").duration * 2 - 5
+
+
+def test_silent_pipe_from_the_start_is_one_line(media):
+    rc, out, err = half_then_silence(b"", ["--device", "cpu", "-q", "--stall-timeout", "1"])
+    assert rc == MediaError.exit_code and out == b""
+    assert err.count("\n") == 1 and "--stall-timeout" in err
+
+
+def test_stream_outputs_are_named_after_stdin_or_the_url(server, media, tmp_path, capsys):
+    proc = _cli(["-", "-o", str(tmp_path / "pipe"), "-f", "json,srt", "-q", "--device", "cpu"], stdin=media["ts"])
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "pipe").iterdir()) == ["stdin.json", "stdin.srt"]
+    url = server.url("demo1.ts") + "?token=abc"
+    rc, _, err = _main(capsys, [url, "-o", str(tmp_path / "url"), "-f", "json"])
+    assert rc == 0, err
+    assert [p.name for p in (tmp_path / "url").iterdir()] == ["demo1.json"]
+    assert json.loads((tmp_path / "url" / "demo1.json").read_text())["video"] == url
+
+
+def test_video_stem_names():
+    from avlocate.media.inputs import video_stem
+
+    assert video_stem("-") == "stdin"
+    assert video_stem("http://h/a/demo1.mp4?t=1") == "demo1"
+    assert video_stem("rtsp://cam.local:554/") == "cam.local"
+    assert video_stem("http://h/live?id=3") == "live"
+    assert video_stem("a/b/x.mp4") == "x" and video_stem(Path("a/b/x.mp4")) == "x"

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ...media.inputs import video_stem
+
 
 def unique_stems(videos: Iterable[str | Path], reserved: Iterable[str] = ()) -> list[str]:
-    """One stem per video, in order: the video's own stem, or ``<stem>-<k>`` when taken."""
+    """One stem per video, in order: the video's own stem (:func:`~avlocate.media.inputs.video_stem`:
+    ``stdin`` for ``-``, a URL's file or host name), or ``<stem>-<k>`` when taken."""
     used = {r.lower() for r in reserved}
     stems: list[str] = []
     for video in videos:
-        base = Path(video).stem or "video"
+        base = video_stem(str(video) if isinstance(video, Path) else video)
         stem, k = base, 1
         while stem.lower() in used:
             k += 1

@@ -5,14 +5,14 @@ import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 from ...errors import StreamEndedEarlyError
 from ...features.base import Features
 from ...results import Event
 from .feed import LiveConfig, SnippetFeed
-from .locator import LiveLocator, window_snippets
+from .locator import ClosedEvent, LiveLocator, window_snippets
 from .printer import LivePrinter
 
 
@@ -24,15 +24,31 @@ class LiveOutcome:
     ended_early: str | None  # the warning when the stream stalled or dropped
 
 
-def run_live(clip: Any, extractor: Any, analyze: Callable[[Features], list[Event]], printer: LivePrinter,
-             config: LiveConfig | None = None, window: int | None = None) -> LiveOutcome:
-    """The live loop over an opened clip (media.source.open_input_clip)."""
+class Locator(Protocol):
+    """Steps 2 and 3: features in, closed events out (LiveLocator; SegmentLiveLocator)."""
+
+    def add(self, feats: Features) -> None: ...
+
+    def step_closed(self) -> list[ClosedEvent]: ...
+
+    def flush(self, end: float | None) -> list[ClosedEvent]: ...
+
+
+def run_live(clip: Any, extractor: Any, analyze: Callable[[Features], list[Event]] | None, printer: LivePrinter,
+             config: LiveConfig | None = None, window: int | None = None, locator: Locator | None = None
+             ) -> LiveOutcome:
+    """The live loop over an opened clip (media.source.open_input_clip). Events come from
+    ``analyze`` over a sliding window (dense heads, zero-shot), or from ``locator`` when given
+    (segment heads: :class:`~.segments.SegmentLiveLocator`)."""
     cfg = config or LiveConfig()
     tl = extractor.timeline
     step = float(tl.stride) / float(tl.fps)
     block = max(1, round(cfg.hop_seconds / step))
     feed = SnippetFeed(extractor, clip, block, cfg.lead_snippets)
-    locator = LiveLocator(analyze, step, window or max(1, round(30.0 / step)), cfg)
+    if locator is None:
+        if analyze is None:
+            raise ValueError("run_live needs analyze or locator")
+        locator = LiveLocator(analyze, step, window or max(1, round(30.0 / step)), cfg)
     fps = clip.video.fps if clip.video is not None else tl.fps
     chunks = clip.chunks(frames_per_chunk=max(1, round(float(fps) * cfg.chunk_seconds)),
                          audio_chunk_seconds=cfg.chunk_seconds)
@@ -79,6 +95,7 @@ def run_live_cli(videos: Iterable[str], model: str | None, device: str, threshol
         raise UsageError("--live follows one stream: give one URL, file or -")
     video = videos[0]
     loaded = None
+    locator: Locator | None = None
     if model == "zeroshot":
         from ...zeroshot import ZeroShotModel
 
@@ -92,6 +109,10 @@ def run_live_cli(videos: Iterable[str], model: str | None, device: str, threshol
                             precision)
         ex = loaded.extractor
         analyze = model_analyzer(loaded, threshold)
+        if loaded.card.decode.get("kind") == "segments":  # decided second by second (segments.py)
+            from .segments import SegmentLiveLocator
+
+            locator = SegmentLiveLocator(loaded, threshold)
     cfg = LiveConfig()
     step = float(ex.timeline.stride) / float(ex.timeline.fps)
     window = window_snippets(loaded, step, cfg)
@@ -100,7 +121,7 @@ def run_live_cli(videos: Iterable[str], model: str | None, device: str, threshol
         for key, value in clip.warnings.items():
             print(f"avlocate: warning: {video}: {key}: {value}", file=sys.stderr)
     printer = LivePrinter(video, sys.stdout, sys.stderr, progress=sys.stderr.isatty() and not quiet)
-    outcome = run_live(clip, ex, analyze, printer, cfg, window)
+    outcome = run_live(clip, ex, analyze, printer, cfg, window, locator)
     if outcome.ended_early:
         if not quiet:
             print(f"avlocate: warning: {video}: stream {outcome.ended_early}; the {outcome.events} event(s) found so far "
