@@ -151,7 +151,7 @@ EXIT_CODES: dict[int, str] = {
     OutputError.exit_code: "results cannot be written (unwritable folder, full disk, output locked by another batch)",
     OfflineError.exit_code: "a step would need the network, which is not available",
     TimeoutError_.exit_code: "a per-file time limit was exceeded",
-    StreamEndedEarlyError.exit_code: "a network stream stalled (no data for `--stall-timeout` s) or was dropped: "
+    StreamEndedEarlyError.exit_code: "a network stream or a pipe stalled (no data for `--stall-timeout` s) or was dropped: "
                                      "the events found so far were written",
     ConnectionRefusedError_.exit_code: "a URL's server refused the connection",
     RemoteNotFoundError.exit_code: "a URL the server does not have (HTTP 404, or another 4xx answer)",

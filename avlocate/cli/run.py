@@ -71,7 +71,7 @@ def run(
     live: bool = typer.Option(False, "--live", help="A stream that never ends (camera, RTSP, broadcast, a real-time pipe): "
                               "print each event as a JSON line as soon as it is closed."),
     stall_timeout: float = typer.Option(30.0, "--stall-timeout", metavar="SECONDS",
-                                        help="URL/live: a stream without data for this long ends (exit code 10)."),
+                                        help="URL or pipe: a stream without data for this long ends (exit code 10)."),
 ) -> None:
     """Find the events of one or more videos."""
     from ..pipeline import DEFAULT_MODEL
