@@ -98,3 +98,60 @@ def test_threshold_drops_low_scoring_events_as_the_file_run(model):
     printed, _ = _live(model, feats, block=2, threshold=threshold)
     assert 0 < len(want) < len(scores)
     assert [(c.event.label, c.event.start, c.event.end) for c in printed] == [(e.label, e.start, e.end) for e in want]
+
+
+def test_vscg_card_live_through_a_pipe_gives_the_file_events(repo_root, tmp_path):
+    """The whole path: `avlocate run - --live -m CARD` with a VSCG card on the vgg19-vggish
+    extractor (seeded random VGG-19, VGGish and VSCG; 2 frames per second to stay fast), demo1
+    piped in; the events must be the file run's (``avlocate.locate``), second for second. The
+    live features come block by block (runners/live/feed.py) from a decode grid of 2 frames
+    per 1-s snippet: the test also holds the feed to the file's features for this extractor."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import avlocate.features.vgg19_vggish  # noqa: F401 - registers the extractor
+    from avlocate.features.vggish.network import VGGish
+    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.features.vgg19_vggish import WEIGHT_FILES, VGG19Pool5, VGG19VGGishConfig, VGG19VGGishExtractor
+    from avlocate.heads.segment.vscg import VSCG
+    from avlocate.pipeline import locate
+    from avlocate.weights.store import save_weights
+
+    def kaiming(net: torch.nn.Module) -> torch.nn.Module:
+        # PyTorch's default init shrinks activations layer after layer (pool5 std ~1e-7): every
+        # second would look the same. He init keeps them content-dependent, so labels change.
+        for mod in net.modules():
+            if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+                torch.nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+                torch.nn.init.zeros_(mod.bias)
+        return net
+
+    torch.manual_seed(1)
+    write_safetensors(kaiming(VGG19Pool5()).state_dict(), tmp_path / WEIGHT_FILES["vgg19"])
+    write_safetensors(kaiming(VGGish()).state_dict(), tmp_path / WEIGHT_FILES["vggish"])
+    torch.manual_seed(0)
+    head = VSCG()
+    with torch.no_grad():
+        head.relevance.bias.fill_(0.85)
+    extractor = VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=2))
+    card = ModelCard(name="rand-vscg", head="vscg", extractor="vgg19-vggish", classes=CLASSES,
+                     weights_file="rand-vscg.safetensors", extractor_config={"frames_per_second": 2},
+                     feature_protocol=extractor.protocol(), decode={"kind": "segments"})
+    save_weights(head.state_dict(), card, tmp_path)
+    card_path = str(tmp_path / "rand-vscg.json")
+    env = {**os.environ, "AVLOCATE_WEIGHTS": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    os.environ["AVLOCATE_WEIGHTS"] = str(tmp_path)
+    try:
+        want = locate(repo_root / "samples" / "demo1.mp4", model=card_path, device="cpu").events
+    finally:
+        del os.environ["AVLOCATE_WEIGHTS"]
+    assert len({e.label for e in want}) >= 2, "the comparison needs events of several labels"
+    with open(repo_root / "samples" / "demo1.mp4", "rb") as f:
+        proc = subprocess.run([sys.executable, "-m", "avlocate", "run", "-", "--live", "-m", card_path, "--device",
+                               "cpu", "-q"], stdin=f, capture_output=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = [json.loads(raw) for raw in proc.stdout.splitlines()]
+    assert [(e["label"], e["start"], e["end"]) for e in lines] == [(e.label, e.start, e.end) for e in want]
+    assert any(not e["final"] for e in lines), "events before the stream's end are printed before it ends"
