@@ -77,6 +77,25 @@ class LiveLocator:
             out.append(dataclasses.replace(e, start=round(start, 3), end=round(stop, 3)))
         return out, offset
 
+    def _stitch(self, events: list[Event], offset: float) -> list[Event]:
+        """Events cut by the window's start (starting within one step of it) take the start of the
+        event of the previous analysis that they continue (same label, overlapping); one
+        continuing nothing is dropped. The cut start itself is not trusted: it is the window's
+        edge, or a step off it where the edge-normalised smoothing lifted the first snippet.
+        So an event longer than the window is printed whole, as the file run finds it, instead
+        of being lost once its start leaves the window, and one printed already is recognised."""
+        if offset <= 0:
+            return events
+        out = []
+        for e in events:
+            if e.start <= offset + self.step:
+                before = [p.start for p in self.previous if p.label == e.label and p.start <= e.end and p.end >= e.start]
+                if not before:
+                    continue
+                e = dataclasses.replace(e, start=min(before))
+            out.append(e)
+        return out
+
     def _is_printed(self, e: Event) -> bool:
         return any(p.label == e.label and _iou(p, e) >= self.cfg.duplicate_iou for p in self.printed)
 
@@ -89,14 +108,17 @@ class LiveLocator:
         """Analyse the current window; the events closed by it."""
         now = self.analysed_seconds
         events, offset = self._events(None)
+        events = self._stitch(events, offset)
         closed = []
         for e in sorted(events, key=lambda e: (e.end, e.start)):
-            if offset > 0 and e.start <= offset + self.step:
-                continue  # cut by the window's start: printed earlier from a window that held it all
             if self._is_printed(e):
                 continue
             waited = now - self.cfg.guard_seconds - e.end
-            if waited >= 0 and (self._stable(e) or waited >= self.cfg.max_wait_seconds):
+            # Last chance: the next window (one hop on) will not hold guard_seconds before its end
+            # (the margin trusted at the newest edge, mirrored at the oldest); only a window
+            # shorter than the delay bound gets here before the other two rules.
+            leaving = e.end < offset + self.cfg.hop_seconds + self.cfg.guard_seconds
+            if waited >= 0 and (self._stable(e) or waited >= self.cfg.max_wait_seconds or leaving):
                 closed.append(ClosedEvent(e, now, False))
                 self.printed.append(e)
         self.previous = events
@@ -107,11 +129,10 @@ class LiveLocator:
     def flush(self, end: float | None) -> list[ClosedEvent]:
         """The last analysis (end of stream, Ctrl-C, stall): every event not printed yet."""
         events, offset = self._events(end)
+        events = self._stitch(events, offset)
         now = end if end is not None else self.analysed_seconds
         out = []
         for e in sorted(events, key=lambda e: (e.end, e.start)):
-            if offset > 0 and e.start <= offset + self.step:
-                continue
             if not self._is_printed(e):
                 out.append(ClosedEvent(e, now, True))
                 self.printed.append(e)

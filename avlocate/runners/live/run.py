@@ -48,7 +48,7 @@ def run_live(clip: Any, extractor: Any, analyze: Callable[[Features], list[Event
     if locator is None:
         if analyze is None:
             raise ValueError("run_live needs analyze or locator")
-        locator = LiveLocator(analyze, step, window or max(1, round(30.0 / step)), cfg)
+        locator = LiveLocator(analyze, step, window or window_snippets(None, step, cfg), cfg)  # cfg.window_seconds, else 30 s
     fps = clip.video.fps if clip.video is not None else tl.fps
     chunks = clip.chunks(frames_per_chunk=max(1, round(float(fps) * cfg.chunk_seconds)),
                          audio_chunk_seconds=cfg.chunk_seconds)
@@ -68,10 +68,10 @@ def run_live(clip: Any, extractor: Any, analyze: Callable[[Features], list[Event
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-    tail = feed.finish()
+    end = float(clip.duration) if not interrupted and math.isfinite(float(clip.duration)) else None
+    tail = feed.finish(end)
     if tail is not None:
         locator.add(tail)
-    end = float(clip.duration) if not interrupted and math.isfinite(float(clip.duration)) else None
     for closed in locator.flush(end):
         printer.event(closed)
     printer.done()
