@@ -8,6 +8,9 @@ without an end-aligned last window.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -16,6 +19,9 @@ from avlocate.pipeline.models import LoadedModel
 from avlocate.runners.live.segments import SegmentLiveLocator
 from avlocate.timeline import Timeline
 from avlocate.weights.card import ModelCard
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
+from stream_fixtures import remux_to_ts  # noqa: E402
 
 CLASSES = [f"class{i}" for i in range(28)]
 
@@ -103,13 +109,12 @@ def test_threshold_drops_low_scoring_events_as_the_file_run(model):
 def test_vscg_card_live_through_a_pipe_gives_the_file_events(repo_root, tmp_path):
     """The whole path: `avlocate run - --live -m CARD` with a VSCG card on the vgg19-vggish
     extractor (seeded random VGG-19, VGGish and VSCG; 2 frames per second to stay fast), demo1
-    piped in; the events must be the file run's (``avlocate.locate``), second for second. The
+    twice as MPEG-TS piped in; the events must be the file run's (``avlocate.locate``), second for second. The
     live features come block by block (runners/live/feed.py) from a decode grid of 2 frames
     per 1-s snippet: the test also holds the feed to the file's features for this extractor."""
     import json
     import os
     import subprocess
-    import sys
 
     import avlocate.features.vgg19_vggish  # noqa: F401 - registers the extractor
     from avlocate.features.vggish.network import VGGish
@@ -142,13 +147,15 @@ def test_vscg_card_live_through_a_pipe_gives_the_file_events(repo_root, tmp_path
     save_weights(head.state_dict(), card, tmp_path)
     card_path = str(tmp_path / "rand-vscg.json")
     env = {**os.environ, "AVLOCATE_WEIGHTS": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    # demo1 twice (~38 s): long enough for events to be decided (11 s after their end) mid-stream
+    stream = remux_to_ts(repo_root / "samples" / "demo1.mp4", tmp_path / "demo1x2.ts", repeat=2)
     os.environ["AVLOCATE_WEIGHTS"] = str(tmp_path)
     try:
-        want = locate(repo_root / "samples" / "demo1.mp4", model=card_path, device="cpu").events
+        want = locate(stream, model=card_path, device="cpu").events
     finally:
         del os.environ["AVLOCATE_WEIGHTS"]
     assert len({e.label for e in want}) >= 2, "the comparison needs events of several labels"
-    with open(repo_root / "samples" / "demo1.mp4", "rb") as f:
+    with open(stream, "rb") as f:
         proc = subprocess.run([sys.executable, "-m", "avlocate", "run", "-", "--live", "-m", card_path, "--device",
                                "cpu", "-q"], stdin=f, capture_output=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr.decode()
