@@ -4,10 +4,17 @@ Three steps, each with bounded memory, for as long as the stream runs:
 
 1. **Snippets, block by block** (:class:`SnippetFeed`). Decoded chunks (small: ~0.5 s) go into
    a buffer; every ``hop_seconds`` of new complete snippets, the extractor runs on a short
-   sub-clip holding just those snippets' frames and audio, starting ``lead`` snippets early so
-   that the first kept snippet sees its preceding frame (motion features) as in the file run.
-   Extractors whose snippets depend only on their own window (lite, I3D, VGGish, CLIP/CLAP per
-   window) give the same features as the whole-file run; frames before the next block go away.
+   sub-clip holding just those snippets' frames and audio (counted on the decoded frame grid,
+   which need not be the Timeline's: 16 frames per 1-s VGG-19 segment), starting ``lead``
+   snippets early so that what the first kept snippet reads before its window (lite's previous
+   frame, the 16 kHz resampler's left taps) is there as in the file run. Snippets the extractor
+   cannot make yet (an I3D window reads one frame past its 24, a VGGish example 0.975 s) come
+   with the next block; the last block, at the end, holds everything received, so the file's
+   partial tail snippets are made as in the file run; the resampler continues the file run's
+   float time register. So every built-in extractor (lite, i3d-vggish, vgg19-vggish, clip-clap)
+   gives the whole-file run's features, to batch-size rounding (tests/cli/test_live.py,
+   tests/features/test_live_block_features.py; details in :mod:`.feed`). Frames before the
+   next block go away.
 2. **Analysis over a sliding window** (:class:`LiveLocator`). Every hop, the model runs on the
    newest ``window`` snippets (a dense head's ``max_seq_len``, as long files are cut; 30 s
    otherwise; segment heads decide per second inside it) and its events are shifted to stream
