@@ -216,7 +216,9 @@ class VGG19VGGishExtractor(Extractor):
         c = self.config
         m = self.models()
         rate = clip.audio.sample_rate if clip.audio is not None else 16000
-        resampler = KaiserResampler(rate, 16000, c.resampy_version)
+        # A --live block says where its audio starts in the stream: the resampler continues the
+        # whole run's time register from there (runners/live/feed.py); 0 for a file.
+        resampler = KaiserResampler(rate, 16000, c.resampy_version, origin=int(getattr(clip, "audio_offset", 0)))
         examples = ExampleStream(replace(VGGishFrontendConfig(), example_hop_s=c.audio_hop_s))
         averager = SegmentAverager(c.frames_per_second)
         dev, rt = self.device, self.runtime

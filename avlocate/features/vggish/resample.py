@@ -20,12 +20,13 @@ and "0.4" (resampy >= 0.3, pinned by video_features today) are both provided.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
-__all__ = ["resampled_length", "KaiserFilter", "KaiserResampler", "KAISER_BEST", "kaiser_window", "resample_kaiser", "to_vggish_waveform"]
+__all__ = ["accumulated_time", "resampled_length", "KaiserFilter", "KaiserResampler", "KAISER_BEST", "kaiser_window", "resample_kaiser", "to_vggish_waveform"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,31 @@ def resampled_length(num_samples: int, sr_orig: int, sr_new: int = 16000) -> int
 # Output samples per block: bounds the temporaries to a few MB for any audio length.
 _BLOCK = 1 << 16
 
+# accumulated_time's last result per increment: a live stream asks for later and later outputs.
+_REGISTER: dict[float, tuple[int, float]] = {}
+_REGISTER_LOCK = threading.Lock()
+
+
+def accumulated_time(increment: float, k: int) -> float:
+    """resampy 0.2.x's time register at output ``k`` of a whole-signal run: 0.0 at output 0, then
+    one float64 addition of ``increment`` per output (the sequential sum ``KaiserResampler._times``
+    makes, bit for bit; it drifts from ``k * increment``, by 0.17 input samples after an hour at
+    44.1 kHz). Continued from the last value asked for with the same increment when that is not
+    later than ``k``, so a stream resampled block by block costs O(block) per block."""
+    with _REGISTER_LOCK:
+        done, t = _REGISTER.get(increment, (0, 0.0))
+    if done > k:
+        done, t = 0, 0.0
+    while done < k:  # in pieces: bounded memory for any k
+        n = min(k - done, _BLOCK)
+        steps = torch.full((n,), increment, dtype=torch.float64)
+        steps[0] = t + increment
+        t = float(torch.cumsum(steps, dim=0)[-1])
+        done += n
+    with _REGISTER_LOCK:
+        _REGISTER[increment] = (k, t)
+    return t
+
 
 class KaiserResampler:
     """Streaming resampy ``kaiser_best``: :meth:`push` mono blocks, then :meth:`finish`.
@@ -90,9 +116,17 @@ class KaiserResampler:
     """
 
     def __init__(self, sr_orig: int, sr_new: int = 16000, version: str = "0.2.2",
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None, origin: int = 0) -> None:
+        """``origin``: index, in a longer signal, of the first sample that will be pushed. The
+        outputs are then those of the whole signal's run from the first one at or after it on
+        (``--live`` resamples block by block, see :mod:`avlocate.runners.live.feed`): same output
+        times, same time register, with the samples before ``origin`` treated as absent (as the
+        signal's start is); outputs within ``reach`` input samples of ``origin`` therefore differ from
+        the whole run's, the later ones do not."""
         if sr_orig <= 0 or sr_new <= 0:
             raise ValueError(f"sample rates must be positive, got {sr_orig} -> {sr_new}")
+        if origin < 0:
+            raise ValueError(f"origin must be >= 0, got {origin}")
         self.sr_orig, self.sr_new = sr_orig, sr_new
         self.filt = KAISER_BEST[version]
         self.ratio = float(sr_new) / sr_orig
@@ -106,10 +140,13 @@ class KaiserResampler:
         self.win, self.delta = win, delta
         self.reach = win.shape[0] // self.step + 1  # most taps a wing can have
         self._buf = torch.zeros(0, dtype=torch.float64, device=device)
-        self._buf_start = 0  # global index of _buf[0]
-        self._received = 0
-        self._next_out = 0
+        self._origin = origin  # global index of the first sample pushed
+        self._buf_start = origin  # global index of _buf[0]
+        self._received = origin  # global index after the last sample pushed
+        self._next_out = 0 if sr_orig == sr_new else -(-origin * sr_new // sr_orig)  # first output at/after origin
         self._t_last: float | None = None
+        if self.filt.accumulate_time and self._next_out > 0:
+            self._t_last = accumulated_time(1.0 / self.ratio, self._next_out - 1)
 
     def push(self, samples: torch.Tensor) -> torch.Tensor:
         """Append mono samples; return the outputs that no later sample can change."""
@@ -170,7 +207,8 @@ class KaiserResampler:
         right_limit = (total - n - 1) if total is not None else torch.full_like(n, self.reach)
         y = torch.zeros_like(t)
         nwin, num_table = self.win.shape[0], self.filt.num_table
-        for left, wing_frac, limit in ((True, frac, n + 1), (False, self.scale - frac, right_limit)):
+        # Left-wing taps are cut at the first sample pushed (the signal's start unless an origin is set).
+        for left, wing_frac, limit in ((True, frac, n + 1 - self._origin), (False, self.scale - frac, right_limit)):
             index_frac = wing_frac * num_table
             offset = index_frac.floor().to(torch.int64)
             eta = index_frac - offset.to(torch.float64)

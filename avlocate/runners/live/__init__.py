@@ -4,20 +4,23 @@ Three steps, each with bounded memory, for as long as the stream runs:
 
 1. **Snippets, block by block** (:class:`SnippetFeed`). Decoded chunks (small: ~0.5 s) go into
    a buffer; every ``hop_seconds`` of new complete snippets, the extractor runs on a short
-   sub-clip holding just those snippets' frames and audio, starting ``lead`` snippets early so
-   that the first kept snippet sees its preceding frame (motion features) as in the file run.
-   Snippet times are converted to the decoded frame grid, which may be finer than the snippet
-   rate (clip-clap decodes 4 frames/s for 0.5-s snippets, VGG19 16 frames/s for 1-s ones).
-   Extractors whose snippets depend only on their own window (lite, I3D, VGGish, CLIP/CLAP per
-   window) give the same features as the whole-file run; frames before the next block go away.
-   At the end of the stream the last block is extracted with the stream's length, so the
-   extractor keeps the windows it keeps for a file of that length (clip-clap: one ending up to
-   0.1 s past the end, audio zero-padded).
+   sub-clip holding just those snippets' frames and audio (counted on the decoded frame grid,
+   which need not be the Timeline's: 16 frames per 1-s VGG-19 segment), starting ``lead``
+   snippets early so that what the first kept snippet reads before its window (lite's previous
+   frame, the 16 kHz resampler's left taps) is there as in the file run. Snippets the extractor
+   cannot make yet (an I3D window reads one frame past its 24, a VGGish example 0.975 s) come
+   with the next block; the last block, at the end, holds everything received, so the file's
+   partial tail snippets are made as in the file run; the resampler continues the file run's
+   float time register. So every built-in extractor (lite, i3d-vggish, vgg19-vggish, clip-clap)
+   gives the whole-file run's features, to batch-size rounding (tests/cli/test_live.py,
+   tests/features/test_live_block_features.py; details in :mod:`.feed`). Frames before the
+   next block go away.
 2. **Analysis over a sliding window** (:class:`LiveLocator`). Every hop, the model runs on the
    newest ``window`` snippets (a dense head's ``max_seq_len``, as long files are cut; 30 s
    otherwise, or ``window_seconds``; the zero-shot scoring, per snippet with a 1-s moving
-   average, likewise) and its events are shifted to stream time. Segment heads (VSCG, AVSGN) instead decide each second once, in the file
-   run's own 10-s windows (:class:`~.segments.SegmentLiveLocator`, module doc there).
+   average, likewise) and its events are shifted to stream time. Segment heads (VSCG, AVSGN)
+   instead decide each second once, in the file run's own 10-s windows
+   (:class:`~.segments.SegmentLiveLocator`, module doc there).
 3. **Closing** an event: it is printed once it ends ``guard_seconds`` before the newest snippet
    AND two analyses in a row agree on it (same label, ends within ``stable_tolerance``); one
    still changing is printed anyway ``max_wait_seconds`` later, or when the next window would
