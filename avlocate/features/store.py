@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import InputNotFoundError, ModelError, UsageError
-from .base import Extractor, Features, media_request_for
+from .base import Extractor, Features
 from ..timeline import Timeline
 
 SIDECAR_FORMAT = "avlocate-features/1"
@@ -273,7 +273,7 @@ def features_from_dir(features_dir: str | Path, video: str | Path, model: Any) -
     """
     from ..media.inputs import video_stem
 
-    stem = video_stem(video if isinstance(video, str) else str(video))
+    stem = video_stem(video)
     if not sidecar_path(Path(features_dir), stem).is_file():
         return None
     side = read_sidecar(features_dir, stem)
