@@ -45,6 +45,10 @@ class Features:
 class Extractor(ABC):
     name: ClassVar[str]
     config: Any  # a dataclass instance
+    #: ``--live`` extracts this many snippets again before each block and drops them: enough for
+    #: what a snippet reads before its own window (lite's previous frame, the 16 kHz resampler's
+    #: left taps). 0 for an extractor whose snippets read nothing before their window.
+    live_lead_snippets: ClassVar[int] = 1
 
     @property
     @abstractmethod

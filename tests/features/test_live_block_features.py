@@ -284,7 +284,8 @@ class _AudioEncoder:
         return F.normalize(torch.stack([w.float() for w in windows]) @ self.proj, dim=-1)
 
 
-def test_clip_clap_blocks_equal_the_whole_file(tmp_path):
+@pytest.mark.parametrize("lead", [0, 1])  # 0: what --live uses for clip-clap (live_lead_snippets)
+def test_clip_clap_blocks_equal_the_whole_file(tmp_path, lead):
     """The zero-shot protocol (1-s windows every 0.5 s) with 2 frames per window: Timeline fps 2,
     frames decoded at 8 fps, audio at 48 kHz. 4.95 s: 9 windows, the last one ending 0.05 s
     after the end (within ``end_tolerance_seconds``: its audio tail zero-padded, as in the file run)."""
@@ -296,6 +297,6 @@ def test_clip_clap_blocks_equal_the_whole_file(tmp_path):
     g = torch.Generator().manual_seed(41)
     audio = (0.3 * torch.randn(round(4.95 * 48_000), generator=g)).clamp(-1, 1).numpy()
     video = write_av(tmp_path / "clip.mp4", _frames(n, 48, 64, 42), 20, audio, 48_000)
-    whole, blocks, tail = _whole_and_live(ex, video, block=3)
+    whole, blocks, tail = _whole_and_live(ex, video, block=3, lead=lead)
     assert whole.num_snippets == 9
     _assert_same(whole, blocks, tail)

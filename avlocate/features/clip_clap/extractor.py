@@ -82,6 +82,9 @@ def _device(name: str) -> str:
 class ClipClapExtractor(Extractor):
     name = "clip-clap"
     config_class = ClipClapConfig
+    # Window i reads its own frames (centres of K equal parts) and exactly its own 48-kHz audio:
+    # nothing before it, so --live blocks need no lead (tests/features/test_live_block_features.py).
+    live_lead_snippets = 0
 
     def __init__(self, config: ClipClapConfig | None = None, clip_encoder: Any = None,
                  clap_encoder: Any = None) -> None:

@@ -14,6 +14,8 @@ Why a block's sub-clip gives the same snippets as the whole-file run (tests/cli/
 * ``lead`` snippets before the block are extracted and dropped: what the first kept snippet reads
   just before its window (lite's previous frame; the ~4 ms that the resampy-style 16 kHz
   resampler of the VGGish extractors reads left of each output) is then there as in the file run.
+  How many is the extractor's ``live_lead_snippets`` (1; 0 for clip-clap, whose windows read
+  nothing before themselves: a fifth less work with 0.5-s snippets and a 2-s hop).
 * What a snippet reads just AFTER its nominal window is not given to it: an I3D window reads 25
   frames (24 + the flow pair of the last), a VGGish example 0.975 s of audio (> the 0.96-s
   window), the resampler ~4 ms more. The extractor then returns fewer snippets than the block
@@ -48,7 +50,8 @@ class LiveConfig:
     stable_tolerance: float = 0.1  # two analyses agree when starts and ends differ by at most this
     window_seconds: float | None = None  # analysis window; default: the head's max_seq_len, else 30 s
     duplicate_iou: float = 0.3
-    lead_snippets: int = 1  # snippets extracted before each block and dropped (see SnippetFeed)
+    lead_snippets: int | None = None  # snippets extracted again before each block; None: the extractor's need
+                                      # (Extractor.live_lead_snippets: 1, clip-clap 0)
     chunk_seconds: float = 0.5  # decoded chunk size
 
     @property

@@ -44,7 +44,8 @@ def run_live(clip: Any, extractor: Any, analyze: Callable[[Features], list[Event
     tl = extractor.timeline
     step = float(tl.stride) / float(tl.fps)
     block = max(1, round(cfg.hop_seconds / step))
-    feed = SnippetFeed(extractor, clip, block, cfg.lead_snippets)
+    lead = cfg.lead_snippets if cfg.lead_snippets is not None else int(getattr(extractor, "live_lead_snippets", 1))
+    feed = SnippetFeed(extractor, clip, block, lead)
     if locator is None:
         if analyze is None:
             raise ValueError("run_live needs analyze or locator")
