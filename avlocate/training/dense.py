@@ -363,28 +363,35 @@ def train_head(head: nn.Module, items: list[Any], cfg: DenseTrainConfig,
     history: list[dict[str, float]] = []
     head.train()
     wait_s, t_start = 0.0, time.perf_counter()
-    with TrainProgress(total, min(trainer.steps, total), total_epochs, log, progress) as bar:
-        for epoch in range(start_epoch, total_epochs):
-            if trainer.steps >= total:
-                break
-            bar.start_epoch(epoch + 1)
-            groups, crop = epoch_batches(items, cfg.batch_size, cfg.seed, epoch, head.cfg.max_seq_len,
-                                         cfg.crop_ratio, cfg.trunc_thresh)
-            groups = groups[: total - trainer.steps]
-            loader = PrefetchLoader(groups, lambda g: prepare_batch(crop(g), head.cfg, cfg.guidance),
-                                    trainer.device, prefetch)
-            for batch in loader:
-                history.append(trainer.step(batch))
-                bar.advance(history[-1]["final_loss"])
-            wait_s += loader.wait_s
-            finished = len(groups) == steps_per_epoch
-            if state_file is not None and finished:
-                save_state(state_file, {"fingerprint": fp, "epoch": epoch + 1, "trainer": trainer.state_dict(),
-                                        "rng": _rng_state(trainer.device)})
-            if history:
-                bar.epoch_done(epoch + 1, history[-1])
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1)
+    saved_epoch = start_epoch
+    try:
+        with TrainProgress(total, min(trainer.steps, total), total_epochs, log, progress) as bar:
+            for epoch in range(start_epoch, total_epochs):
+                if trainer.steps >= total:
+                    break
+                bar.start_epoch(epoch + 1)
+                groups, crop = epoch_batches(items, cfg.batch_size, cfg.seed, epoch, head.cfg.max_seq_len,
+                                             cfg.crop_ratio, cfg.trunc_thresh)
+                groups = groups[: total - trainer.steps]
+                loader = PrefetchLoader(groups, lambda g, crop=crop: prepare_batch(crop(g), head.cfg, cfg.guidance),
+                                        trainer.device, prefetch)
+                for batch in loader:
+                    history.append(trainer.step(batch))
+                    bar.advance(history[-1]["final_loss"])
+                wait_s += loader.wait_s
+                if state_file is not None and len(groups) == steps_per_epoch:
+                    save_state(state_file, {"fingerprint": fp, "epoch": epoch + 1, "trainer": trainer.state_dict(),
+                                            "rng": _rng_state(trainer.device)})
+                    saved_epoch = epoch + 1
+                if history:
+                    bar.epoch_done(epoch + 1, history[-1])
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch + 1)
+    except KeyboardInterrupt:
+        if state_file is not None and saved_epoch > 0:
+            log(f"interrupted: {state_file} holds epoch {saved_epoch}/{total_epochs}; "
+                "the same command resumes from there")
+        raise
     if stats is not None:
         stats.update(wait_s=wait_s, train_s=time.perf_counter() - t_start, steps=len(history),
                      steps_total=trainer.steps, start_epoch=start_epoch, precision=trainer.precision)
