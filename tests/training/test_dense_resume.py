@@ -159,3 +159,14 @@ def test_progress_bar_shows_epoch_loss_and_eta(tmp_path, capsys):
           **{**RECIPE, "epochs": 1})
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "loss" in err and "ETA" in err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_with_reduced_precision_and_pinned_prefetch(tmp_path):
+    ann, feats = _data(tmp_path)
+    res = train("unav", ann, feats, tmp_path / "g", name="m", head_overrides=SMALL, log=lambda s: None,
+                progress=False, device="cuda", precision="auto", prefetch=2, **RECIPE)
+    assert next(res.head.parameters()).device.type == "cuda"
+    assert res.card.provenance["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    assert len(res.losses) == 6 and all(torch.isfinite(torch.tensor(l["final_loss"])) for l in res.losses)
+    assert res.data_wait_share is not None and 0 <= res.data_wait_share <= 1
