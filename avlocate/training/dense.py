@@ -18,7 +18,7 @@ The official recipe (UnAV avel_unav100.yaml / CCNet_unav100.yaml, their shared `
 - length: ``epochs`` is the config's value (40); the official loop trains ``epochs +
   warmup_epochs`` epochs (45) and its cosine ends there. We do the same;
 - training crops as the official loader (``datasets.unav.random_crop``), batches padded to
-  max_seq_len;
+  max_seq_len, full batches only (the official loader drops each epoch's remainder);
 - an EMA copy of the weights (decay 0.999, ``e = decay * e + (1 - decay) * w``) is what gets
   evaluated and saved (eval.py loads ``state_dict_ema``).
 Deliberate differences:
@@ -51,7 +51,7 @@ from ..heads.dense.losses import LossNormalizer, dense_losses, diou_1d
 from ..registry import HEADS
 from .checkpoint import fingerprint, load_state, save_state, state_path
 from .loader import (PrefetchLoader, PreparedBatch, collate, epoch_batches, load_training_items,  # noqa: F401
-                     materialize, prepare_batch, snippet_targets)
+                     materialize, prepare_batch, snippet_targets, steps_per_epoch)
 from .progress import TrainProgress
 from ..weights.card import ModelCard
 from ..weights.store import save_weights
@@ -343,11 +343,10 @@ def train_head(head: nn.Module, items: list[Any], cfg: DenseTrainConfig,
     each epoch's state is saved (epochs count from 1). ``stats`` receives ``wait_s`` / ``train_s``.
     """
     torch.manual_seed(cfg.seed)
-    steps_per_epoch = math.ceil(len(items) / cfg.batch_size)
+    per_epoch = steps_per_epoch(len(items), cfg.batch_size)
     total_epochs = cfg.total_epochs
-    total = total_epochs * steps_per_epoch if cfg.max_steps is None else min(cfg.max_steps,
-                                                                             total_epochs * steps_per_epoch)
-    trainer = DenseTrainer(head, cfg, steps_per_epoch, precision)
+    total = total_epochs * per_epoch if cfg.max_steps is None else min(cfg.max_steps, total_epochs * per_epoch)
+    trainer = DenseTrainer(head, cfg, per_epoch, precision)
     settings = {"train": asdict(cfg), "head": head.cfg.to_dict(), "items": [getattr(it, "video_id", "") for it in items],
                 "precision": trainer.precision, **(fingerprint_of or {})}
     settings["train"].pop("max_steps", None)  # stopping earlier or later does not change the steps taken
@@ -379,7 +378,7 @@ def train_head(head: nn.Module, items: list[Any], cfg: DenseTrainConfig,
                     history.append(trainer.step(batch))
                     bar.advance(history[-1]["final_loss"])
                 wait_s += loader.wait_s
-                if state_file is not None and len(groups) == steps_per_epoch:
+                if state_file is not None and len(groups) == per_epoch:
                     save_state(state_file, {"fingerprint": fp, "epoch": epoch + 1, "trainer": trainer.state_dict(),
                                             "rng": _rng_state(trainer.device)})
                     saved_epoch = epoch + 1
