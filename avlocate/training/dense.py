@@ -146,7 +146,7 @@ def prepared_losses(head: nn.Module, batch: PreparedBatch, cfg: DenseTrainConfig
 
         if autocast is not None:
             out.aux = {k: [x.float() for x in v] for k, v in out.aux.items()}
-        # ESG-Net only (no official code): L_mcls is added to the dense losses with weight 1 (Eq. 10)
+        # ESG-Net only (no official code): L = L_cls + L_reg + L_mcls (paper Eq. 13), the rest as UnAV
         losses["mcls_loss"] = guidance_loss(out, batch.snippet_targets, tuple(head.cfg.guidance_weights))
         losses["final_loss"] = losses["final_loss"] + losses["mcls_loss"]
     return losses
