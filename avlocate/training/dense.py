@@ -458,6 +458,9 @@ def train(head: str, annotations: Path, features: Path, out_dir: Path, name: str
     weights = save_weights(ema.module.state_dict(), card, Path(out_dir))
     state_file.unlink(missing_ok=True)  # the model is written: nothing left to resume
     share = stats["wait_s"] / stats["train_s"] if stats.get("train_s") else None
+    if history and share is not None:
+        log(f"{len(history)} steps in {stats['train_s']:.1f} s ({len(history) / stats['train_s']:.2f} steps/s, "
+            f"{stats['precision']}); waiting for data {100 * share:.1f} % of the time")
     return TrainResult(weights, card, history, ema.module, model, before, after,
                        int(stats.get("start_epoch", 0)), share)
 
