@@ -8,12 +8,15 @@ all valid points and classes, and the 1-D DIoU loss over the (point, class) pair
 both divided by an EMA of the number of positive points (init 250, momentum 0.9), as the official
 code (the UnAV paper says GIoU; its code uses DIoU, which we follow).
 
-Deliberate difference: when two events of the same class both cover a point, the official loop
-keeps whichever it writes last; we keep the shortest (deterministic, and easiest to regress).
+When two events of the same class both cover a point (within the level's range), the official
+``label_points_single_video`` writes their regression targets into one (point, class) slot in event
+order, so the last event in the annotation order wins (PyTorch's CPU ``index_put_`` writes in
+order); we do the same, deterministically. Checked against official targets by
+``tests/training/test_training_parity.py``.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -43,9 +46,10 @@ def point_targets(points: torch.Tensor, segments: torch.Tensor, labels: torch.Te
     ok = (dist.min(-1).values > 0) & (far >= points[:, 1:2]) & (far <= points[:, 2:3])  # (P, N)
     one_hot = F.one_hot(labels.long(), num_classes).to(points.dtype)  # (N, K)
     cls = (ok.to(points.dtype) @ one_hot).clamp(max=1.0)
-    length = (segments[:, 1] - segments[:, 0])[None, None, :]  # (1, 1, N)
+    order = torch.arange(segments.shape[0], device=points.device)[None, None, :]  # (1, 1, N)
     of_class = ok[:, None, :] & (one_hot.T.bool()[None])  # (P, K, N)
-    best = torch.where(of_class, length, torch.full_like(length, float("inf"))).argmin(-1)  # (P, K)
+    best = torch.where(of_class, order, torch.full_like(order, -1)).argmax(-1)  # (P, K): the last event
+    # (a class no event covers gets index 0 here; its target is zeroed by ``cls`` below)
     reg = torch.gather(dist, 1, best[..., None].expand(p, num_classes, 2))  # (P, K, 2)
     reg = reg * cls[..., None] / points[:, 3, None, None]
     return cls, reg
@@ -74,9 +78,10 @@ class LossNormalizer:
 
 
 def dense_losses(logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                 cls_targets: torch.Tensor, reg_targets: torch.Tensor, normalizer: LossNormalizer
-                 ) -> dict[str, torch.Tensor]:
-    """Per-level outputs of a batch + stacked targets (B, P, K), (B, P, K, 2) -> losses."""
+                 cls_targets: torch.Tensor, reg_targets: torch.Tensor, normalizer: LossNormalizer,
+                 reg_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = diou_1d) -> dict[str, torch.Tensor]:
+    """Per-level outputs of a batch + stacked targets (B, P, K), (B, P, K, 2) -> losses (official
+    ``losses()``: the regression pairs are the positive points' classes with a non-zero target)."""
     valid = torch.cat(list(masks), dim=1)  # (B, P)
     pred_cls = torch.cat(list(logits), dim=1)  # (B, P, K)
     pred_reg = torch.cat(list(offsets), dim=1)  # (B, P, K, 2)
@@ -85,7 +90,7 @@ def dense_losses(logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor]
     cls_loss = sigmoid_focal_loss(pred_cls[valid], cls_targets[valid], reduction="sum") / norm
     pairs = pos[..., None] & ((reg_targets[..., 0] > 0) | (reg_targets[..., 1] > 0))  # (B, P, K)
     if bool(pairs.any()):
-        reg_loss = diou_1d(pred_reg[pairs], reg_targets[pairs]).sum() / norm
+        reg = reg_loss(pred_reg[pairs], reg_targets[pairs]).sum() / norm
     else:
-        reg_loss = 0.0 * pred_reg.sum()
-    return {"cls_loss": cls_loss, "reg_loss": reg_loss, "final_loss": cls_loss + reg_loss}
+        reg = 0.0 * pred_reg.sum()
+    return {"cls_loss": cls_loss, "reg_loss": reg, "final_loss": cls_loss + reg}
