@@ -17,8 +17,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +30,6 @@ from avlocate.outputs.report.names import unique_stems
 from avlocate.outputs.writers import EXTENSIONS, render
 from avlocate.results import Event, Result
 
-REPO = Path(__file__).resolve().parents[2]
 MODEL = "esgnet-demo"
 
 
@@ -87,25 +84,23 @@ def test_redteam_unwritable_output_folder_is_found_before_the_work(cli, tmp_path
     assert r.code != 0 and r.err.count("\n") == 1
 
 
-def test_redteam_a_failed_write_leaves_every_old_file_whole(tmp_path, repo_root):
+def test_redteam_a_failed_write_leaves_every_old_file_whole(cli, tmp_path, repo_root):
     """A file size limit (as a full disk does) fails the html write after json was written: all
     or none, the old files stay as they were and no temporary file is left."""
+    resource = pytest.importorskip("resource")
     out = tmp_path / "out"
     out.mkdir()
     (out / "demo1.json").write_text("old json\n")
     (out / "demo1.html").write_text("old page\n")
-
-    def limit() -> None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), no signal
-        resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
-
-    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
-    r = subprocess.run([sys.executable, "-m", "avlocate", "run", str(repo_root / "samples" / "demo1.mp4"), "-m", MODEL,
-                        "-q", "-f", "json,html", "-o", str(out)], capture_output=True, text=True, timeout=300,
-                       env=env, cwd=REPO, preexec_fn=limit)
-    assert r.returncode == OutputError.exit_code, r.stderr
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), no signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, hard))  # json (~2 kB) fits, the page (> 15 kB) does not
+    try:
+        r = cli("run", repo_root / "samples" / "demo1.mp4", "-m", MODEL, "-q", "-f", "json,html", "-o", out)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert r.code == OutputError.exit_code, r.err
     assert (out / "demo1.json").read_text() == "old json\n" and (out / "demo1.html").read_text() == "old page\n"
     assert sorted(p.name for p in out.iterdir()) == ["demo1.html", "demo1.json"]
 
