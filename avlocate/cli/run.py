@@ -99,10 +99,6 @@ def run(
     check_run_formats(formats, len(videos), output_dir is not None, sys.stdout.isatty())
     if videos.count("-") > 1:
         raise UsageError("- (standard input) can be given once: it can be read only once")
-    if output_dir is not None:
-        from ..outputs.atomic import check_output_dir
-
-        check_output_dir(output_dir)  # before the work, not after it
     check_devices(device)
     if model is None and not quiet:
         _err(f"no --model given: using the bundled demo model {DEFAULT_MODEL!r}, trained on synthetic events only; "
@@ -132,6 +128,10 @@ def run(
                                       extractor, precision, stream_options, quiet))
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
                           features_dir, checkpoint, extractor, precision, stream_options=stream_options)
+    if output_dir is not None:  # after the options and the model, before the first video
+        from ..outputs.atomic import check_output_dir
+
+        check_output_dir(output_dir)
     results = []
     failed = 0
     several = len(videos) > 1  # like batch: each success written, each failure one line, exit 1
