@@ -94,7 +94,7 @@ def test_redteam_a_failed_write_leaves_every_old_file_whole(cli, tmp_path, repo_
     (out / "demo1.html").write_text("old page\n")
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), no signal
-    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, hard))  # json (~2 kB) fits, the page (> 15 kB) does not
+    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, hard))  # json (~2 kB) fits, the page (~10 kB) does not
     try:
         r = cli("run", repo_root / "samples" / "demo1.mp4", "-m", MODEL, "-q", "-f", "json,html", "-o", out)
     finally:
