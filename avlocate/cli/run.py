@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..accounting import summary_line
-from ..errors import EXIT_BATCH_FAILURES, AvlocateError, OutputError, UsageError
+from ..errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, AvlocateError, OutputError, UsageError
 from ..errors import InputNotFoundError, MediaError, naming
 from .app import PRECISION_HELP, _err, _nothing, app
 
@@ -149,6 +149,13 @@ def run(
                     raise
                 failed += 1
                 _err(f"failed: {naming(video, str(exc))} (exit code {exc.exit_code})")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug on one input: recorded as batch does, the others go on
+                if not several:
+                    raise
+                failed += 1
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                _err(f"failed: {video}: internal error: {type(exc).__name__}: {first} (exit code {EXIT_INTERNAL})")
                 continue
         for key, value in results[-1].warnings.items():
             if not quiet:

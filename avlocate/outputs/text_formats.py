@@ -79,7 +79,7 @@ def to_csv(results: list[Result]) -> str:
         for ev in r.events:
             d = ev.to_dict()
             writer.writerow([spreadsheet_cell(r.video), spreadsheet_cell(d["label"]), d["start"], d["end"], d["score"],
-                             ev.modality or "audio-visual"])
+                             spreadsheet_cell(ev.modality or "audio-visual")])
     return buf.getvalue()
 
 
