@@ -121,7 +121,8 @@ def batch(
         _err(f"{summary.succeeded} done, {summary.failed} failed, {summary.skipped} already in {out}"
              + (f" ({len(start.failed_before)} of them failed earlier: --retry-failed redoes them)"
                 if start.failed_before else "")
-             + (f"; {len(start.skipped_files)} file(s) skipped, not a video extension" if start.skipped_files else ""))
+             + (f"; {len(start.skipped_files)} file(s) skipped, not a video extension" if start.skipped_files else "")
+             + (f"; {len(start.duplicates)} duplicate(s) of a listed video done once" if start.duplicates else ""))
         line = summary_line(finished, time.perf_counter() - started)
         if line:
             _err(line)

@@ -9,37 +9,49 @@ from typing import Optional
 import typer
 
 from ..accounting import summary_line
-from ..errors import OutputError, UsageError
+from ..errors import EXIT_BATCH_FAILURES, EXIT_INTERNAL, AvlocateError, OutputError, UsageError
 from ..errors import InputNotFoundError, MediaError, naming
 from .app import PRECISION_HELP, _err, _nothing, app
 
 
-def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embed: bool = False) -> None:  # noqa: ANN001
-    from ..outputs.writers import EXTENSIONS, render, rich_table, write_file
+def _write_outputs(results, formats: list[str], output_dir: Optional[Path], embed: bool = False,  # noqa: ANN001
+                   several: bool = False) -> None:
+    """All or none: every file (or every format on stdout) is rendered first; files are written
+    under temporary names and renamed together once all were written (outputs/atomic.py)."""
+    from ..outputs.writers import EXTENSIONS, render, rich_table
 
     if output_dir is not None:
-        try:
-            from ..outputs.report.names import unique_stems
+        from ..outputs.atomic import OutputSet
+        from ..outputs.report.names import unique_stems
 
-            output_dir.mkdir(parents=True, exist_ok=True)
-            for r, stem in zip(results, unique_stems(r.video for r in results)):
-                for fmt in formats:
-                    write_file(fmt, r, output_dir / f"{stem}.{EXTENSIONS[fmt]}", embed=embed)
+        try:
+            with OutputSet(output_dir) as outputs:
+                stems = unique_stems((r.video for r in results), extensions=[EXTENSIONS[f] for f in formats])
+                for r, stem in zip(results, stems):
+                    for fmt in formats:
+                        outputs.add(f"{stem}.{EXTENSIONS[fmt]}", render(fmt, [r], embed=embed, page_dir=output_dir))
+                outputs.commit()
         except OSError as exc:
-            raise OutputError(f"{output_dir}: cannot write results ({exc.strerror or exc}); choose a writable -o") from None
+            raise OutputError(f"{output_dir}: cannot write results ({exc.strerror or exc}); choose a writable -o; "
+                              "no file was changed") from None
         return
+    rendered = []
     for fmt in formats:
         if fmt == "table" and sys.stdout.isatty():
+            rendered.append((fmt, None))  # drawn with colours below
+            continue
+        content = render(fmt, results, embed=embed, array=True if several else None)
+        if isinstance(content, bytes) and sys.stdout.isatty():
+            raise UsageError(f"{fmt} is binary: redirect stdout to a file or use -o DIR")
+        rendered.append((fmt, content))
+    for fmt, content in rendered:
+        if content is None:
             from rich.console import Console
 
             console = Console()
             for r in results:
                 console.print(rich_table(r))
-            continue
-        content = render(fmt, results, embed=embed)
-        if isinstance(content, bytes):
-            if sys.stdout.isatty():
-                raise UsageError(f"{fmt} is binary: redirect stdout to a file or use -o DIR")
+        elif isinstance(content, bytes):
             sys.stdout.flush()
             sys.stdout.buffer.write(content)
         else:
@@ -85,6 +97,8 @@ def run(
     default_fmt = "table" if sys.stdout.isatty() or output_dir is not None else "json"
     formats = parse_formats(fmt, default_fmt)
     check_run_formats(formats, len(videos), output_dir is not None, sys.stdout.isatty())
+    if videos.count("-") > 1:
+        raise UsageError("- (standard input) can be given once: it can be read only once")
     check_devices(device)
     if model is None and not quiet:
         _err(f"no --model given: using the bundled demo model {DEFAULT_MODEL!r}, trained on synthetic events only; "
@@ -114,7 +128,13 @@ def run(
                                       extractor, precision, stream_options, quiet))
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
                           features_dir, checkpoint, extractor, precision, stream_options=stream_options)
+    if output_dir is not None:  # after the options and the model, before the first video
+        from ..outputs.atomic import check_output_dir
+
+        check_output_dir(output_dir)
     results = []
+    failed = 0
+    several = len(videos) > 1  # like batch: each success written, each failure one line, exit 1
     status_console = Console(stderr=True)
     show = sys.stderr.isatty() and not quiet
     started = time.perf_counter()
@@ -122,17 +142,34 @@ def run(
         with status_console.status(f"[{i}/{len(videos)}] {video}", spinner="dots") if show else _nothing():
             try:
                 results.append(runner(video))
-            except (MediaError, InputNotFoundError) as exc:  # about this file: its path once, at the start
-                exc.args = (naming(video, str(exc)),)
-                raise
+            except AvlocateError as exc:
+                if isinstance(exc, (MediaError, InputNotFoundError)):  # about this file: its path once, at the start
+                    exc.args = (naming(video, str(exc)),)
+                if not several:
+                    raise
+                failed += 1
+                _err(f"failed: {naming(video, str(exc))} (exit code {exc.exit_code})")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug on one input: recorded as batch does, the others go on
+                if not several:
+                    raise
+                failed += 1
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                _err(f"failed: {video}: internal error: {type(exc).__name__}: {first} (exit code {EXIT_INTERNAL})")
+                continue
         for key, value in results[-1].warnings.items():
             if not quiet:
                 _err(f"warning: {video}: {key}: {value}")
     wall = time.perf_counter() - started
-    _write_outputs(results, formats, output_dir, embed=embed)
+    if results:
+        _write_outputs(results, formats, output_dir, embed=embed, several=several)
     line = summary_line((r.to_dict() for r in results), wall)
     if line and not quiet:
         _err(line)
+    if failed:
+        if not quiet:
+            _err(f"{len(results)} done, {failed} failed")
+        raise typer.Exit(EXIT_BATCH_FAILURES)
     from ..media.onepass import ended_early_code
 
     code = ended_early_code(r.warnings for r in results)

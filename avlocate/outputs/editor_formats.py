@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..results import Event, Result
-
-#: format -> file extension for ``-o DIR``. The label track is a .txt for Audacity, but ``table``
-#: already writes ``<stem>.txt``, so it gets a double extension to keep both.
-EDITOR_EXTENSIONS = {"otio": "otio", "audacity": "labels.txt", "tsv": "tsv"}
+from .escape import one_line, spreadsheet_cell
 
 #: OTIO rate when the video's own cannot be read (a URL, standard input, a moved file). Times are
 #: stored as exact (fractional) frame counts, so the rate only sets how editors display them.
@@ -36,7 +33,7 @@ _MARKER_COLORS = ("RED", "GREEN", "BLUE", "YELLOW", "CYAN", "MAGENTA", "ORANGE",
 
 def _text(event: Event) -> str:
     """The event's name for line-based formats: a tab or line break would split the record."""
-    label = " ".join(event.label.split())
+    label = one_line(event.label)
     return f"{label} [{event.modality} only]" if event.modality else label
 
 
@@ -56,7 +53,7 @@ def to_tsv(result: Result) -> str:
         times = ev.to_dict()  # the same milliseconds as the other formats
         start = max(0, round(times["start"] * 1000))
         end = max(start, round(times["end"] * 1000))
-        lines.append(f"{start}\t{end}\t{_text(ev)}\n")
+        lines.append(f"{start}\t{end}\t{spreadsheet_cell(_text(ev))}\n")  # a spreadsheet opens .tsv too
     return "".join(lines)
 
 
@@ -160,10 +157,3 @@ def to_otio(result: Result) -> str:
     import opentimelineio as otio
 
     return otio.adapters.write_to_string(build_timeline(result), "otio_json") + "\n"
-
-
-EDITOR_WRITERS: dict[str, Callable[[Result], str]] = {"otio": to_otio, "audacity": to_audacity, "tsv": to_tsv}
-
-
-def render_editor(fmt: str, result: Result) -> str:
-    return EDITOR_WRITERS[fmt](result)

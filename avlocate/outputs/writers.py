@@ -1,28 +1,95 @@
-"""Every output format in one place. Writers see only :class:`Result` objects.
+"""Every output format, one entry each in :data:`TABLE`. Writers see only :class:`Result` objects.
 
-Formats: ``table`` (rich, for terminals), ``json`` (one object per video, an array for several),
-``jsonl`` (one object per line), ``srt``, ``vtt`` (one cue per event, so overlapping events stay
-valid), ``csv`` (one row per event), ``html`` (an interactive page, :mod:`avlocate.outputs.report`) and
-``png`` (the same timeline as a picture; binary); for editors, ``otio``, ``audacity`` and ``tsv``
-(:mod:`avlocate.outputs.editor_formats`).
+A :class:`Format` is everything the CLI and the library know about a format: its name (for
+``--format``), its file extension (for ``-o DIR``), whether it describes one video per file,
+whether it is binary, and how it renders. Adding a format is adding one entry to :data:`TABLE`;
+``FORMATS``, ``EXTENSIONS`` and ``PER_VIDEO`` are views of it, kept for callers.
+
+Formats: ``table`` (rich, for terminals), ``json``, ``jsonl``, ``srt``, ``vtt``, ``csv``
+(:mod:`.text_formats`), ``html`` (an interactive page, :mod:`avlocate.outputs.report`) and ``png``
+(the same timeline as a picture; binary); for editors, ``otio``, ``audacity`` and ``tsv``
+(:mod:`.editor_formats`). How each escapes text: :mod:`.escape`.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import UsageError
 from ..results import Result
-from .editor_formats import EDITOR_EXTENSIONS, EDITOR_WRITERS
+from .atomic import OutputSet
+from .editor_formats import to_audacity, to_otio, to_tsv
+from .text_formats import rich_table, to_csv, to_json, to_jsonl, to_srt, to_table, to_vtt
 
-FORMATS = ("table", "json", "jsonl", "srt", "vtt", "csv", "html", "png", *EDITOR_WRITERS)
-EXTENSIONS = {"table": "txt", "json": "json", "jsonl": "jsonl", "srt": "srt", "vtt": "vtt", "csv": "csv",
-              "html": "html", "png": "png", **EDITOR_EXTENSIONS}
+__all__ = ["EXTENSIONS", "FORMATS", "PER_VIDEO", "TABLE", "Format", "RenderOptions", "check_run_formats",
+           "get_format", "parse_formats", "render", "rich_table", "write_file"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What a format may need beyond the results: where its file goes (html refers to the video
+    relative to it; None: the current directory), whether html embeds the video, and whether
+    json must be an array even for one result (a run given several inputs)."""
+
+    page_dir: Path | None = None
+    embed: bool = False
+    array: bool | None = None
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  #: the ``--format`` value
+    extension: str  #: the file name ends in ``.<extension>`` with ``-o DIR``
+    per_video: bool  #: one file describes one video (several videos need ``-o DIR``)
+    render: Callable[[Sequence[Result], RenderOptions], str | bytes]  #: per_video: exactly one result
+    binary: bool = False  #: bytes, never for a terminal
+
+
+def _one(fn: Callable[[Result], str]) -> Callable[[Sequence[Result], RenderOptions], str]:
+    return lambda results, options: fn(results[0])
+
+
+def _html(results: Sequence[Result], options: RenderOptions) -> str:
+    from .report import render_html
+
+    return render_html(results[0], page_dir=options.page_dir, embed=options.embed)
+
+
+def _png(results: Sequence[Result], options: RenderOptions) -> bytes:
+    from .report import render_png
+
+    return render_png(results[0])
+
+
+#: The one table of output formats, in ``--format all`` order.
+TABLE: tuple[Format, ...] = (
+    Format("table", "txt", False, lambda results, options: to_table(list(results))),
+    Format("json", "json", False, lambda results, options: to_json(list(results), options.array)),
+    Format("jsonl", "jsonl", False, lambda results, options: to_jsonl(list(results))),
+    Format("srt", "srt", True, _one(to_srt)),
+    Format("vtt", "vtt", True, _one(to_vtt)),
+    Format("csv", "csv", False, lambda results, options: to_csv(list(results))),
+    Format("html", "html", True, _html),
+    Format("png", "png", True, _png, binary=True),
+    Format("otio", "otio", True, _one(to_otio)),
+    # A .txt for Audacity, but ``table`` already writes <stem>.txt: a double extension keeps both.
+    Format("audacity", "labels.txt", True, _one(to_audacity)),
+    Format("tsv", "tsv", True, _one(to_tsv)),
+)
+
+_BY_NAME = {f.name: f for f in TABLE}
+FORMATS = tuple(_BY_NAME)
+EXTENSIONS = {f.name: f.extension for f in TABLE}
 #: formats that describe one video each (several videos need -o DIR)
-PER_VIDEO = frozenset({"srt", "vtt", "html", "png", *EDITOR_WRITERS})
+PER_VIDEO = frozenset(f.name for f in TABLE if f.per_video)
+
+
+def get_format(name: str) -> Format:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UsageError(f"unknown format {name!r}; choose from {', '.join(FORMATS)} or all") from None
 
 
 def parse_formats(spec: list[str] | str | None, default: str) -> list[str]:
@@ -38,142 +105,33 @@ def parse_formats(spec: list[str] | str | None, default: str) -> list[str]:
                 continue
             chosen = list(FORMATS) if name == "all" else [name]
             for n in chosen:
-                if n not in FORMATS:
-                    raise UsageError(f"unknown format {name!r}; choose from {', '.join(FORMATS)} or all")
+                get_format(n)
                 if n not in names:
                     names.append(n)
     return names or [default]
 
 
-def _timestamp(seconds: float, sep: str) -> str:
-    ms_total = int(round(max(0.0, seconds) * 1000))
-    h, rem = divmod(ms_total, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
-def _cue_text(event) -> str:  # noqa: ANN001
-    tag = f" [{event.modality} only]" if event.modality else ""
-    return f"{event.label}{tag} ({event.score:.2f})"
-
-
-def _dumps(payload: object, indent: int | None = None) -> str:
-    """JSON as readable UTF-8; a file name that is not valid UTF-8 (kept by Python as lone
-    surrogates) cannot be encoded, so such output falls back to ASCII escapes, which are valid
-    JSON and read back to the same name."""
-    text = json.dumps(payload, indent=indent, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(payload, indent=indent, ensure_ascii=True)
-    return text
-
-
-def to_json(results: list[Result]) -> str:
-    payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-    return _dumps(payload, indent=2) + "\n"
-
-
-def to_jsonl(results: list[Result]) -> str:
-    return "".join(_dumps(r.to_dict()) + "\n" for r in results)
-
-
-def to_srt(result: Result) -> str:
-    blocks = []
-    for i, ev in enumerate(result.events, start=1):
-        end = max(ev.end, ev.start + 0.001)  # a cue needs end > start
-        blocks.append(f"{i}\n{_timestamp(ev.start, ',')} --> {_timestamp(end, ',')}\n{_cue_text(ev)}\n")
-    return "\n".join(blocks)
-
-
-def to_vtt(result: Result) -> str:
-    lines = ["WEBVTT", ""]
-    for i, ev in enumerate(result.events, start=1):
-        end = max(ev.end, ev.start + 0.001)
-        lines += [str(i), f"{_timestamp(ev.start, '.')} --> {_timestamp(end, '.')}", _cue_text(ev), ""]
-    return "\n".join(lines)
-
-
-def to_csv(results: list[Result]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["video", "label", "start", "end", "score", "modality"])
-    for r in results:
-        for ev in r.events:
-            d = ev.to_dict()
-            writer.writerow([r.video, d["label"], d["start"], d["end"], d["score"], ev.modality or "audio-visual"])
-    return buf.getvalue()
-
-
-def to_table(results: list[Result]) -> str:
-    """Plain-text rendering of the rich table (used for files; terminals get colours)."""
-    from rich.console import Console
-
-    buf = io.StringIO()
-    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
-    for r in results:
-        console.print(rich_table(r))
-    return buf.getvalue()
-
-
-def rich_table(result: Result):  # noqa: ANN201
-    from rich.table import Table
-
-    dur = "?" if result.duration is None else f"{result.duration:.2f} s"
-    title = f"{result.video} — {len(result.events)} event(s) in {dur} — model {result.model}"
-    table = Table(title=title, title_justify="left", min_width=min(100, len(title) + 2))
-    for name, justify in (("#", "right"), ("label", "left"), ("start", "right"), ("end", "right"),
-                          ("duration", "right"), ("score", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for i, ev in enumerate(result.events, start=1):
-        label = ev.label + (f" ({ev.modality} only)" if ev.modality else "")
-        # The duration is that of the times as shown, so that it always equals end - start on screen
-        # (6.149 .. 9.636 shows as 6.15 .. 9.64, lasting 3.49, not the unrounded 3.487 -> 3.49 by luck).
-        start, end = round(ev.start, 2), round(ev.end, 2)
-        table.add_row(str(i), label, f"{start:.2f}", f"{end:.2f}", f"{end - start:.2f}", f"{ev.score:.2f}")
-    if result.error:
-        table.caption = f"error: {result.error}"
-    elif result.warnings:
-        table.caption = "warnings: " + "; ".join(f"{k}: {v}" for k, v in result.warnings.items())
-    return table
-
-
-def render(fmt: str, results: list[Result], embed: bool = False) -> str | bytes:
+def render(fmt: str, results: list[Result], embed: bool = False, *, page_dir: Path | None = None,
+           array: bool | None = None) -> str | bytes:
     """The content of ``fmt`` for the given results (per-video formats take exactly one result).
 
-    ``png`` is bytes, everything else text. ``html`` references the video relative to the
-    current directory (use :func:`write_file` to place a page elsewhere).
+    ``png`` is bytes, everything else text. ``html`` references the video relative to
+    ``page_dir`` (default: the current directory; :func:`write_file` places a page elsewhere).
     """
-    if fmt in PER_VIDEO:
-        if len(results) != 1:
-            raise UsageError(f"{fmt} holds one video; use -o DIR to write one file per video")
-        one = results[0]
-        if fmt == "html":
-            from .report import render_html
-
-            return render_html(one, embed=embed)
-        if fmt == "png":
-            from .report import render_png
-
-            return render_png(one)
-        per_video: dict[str, Callable[[Result], str]] = {"srt": to_srt, "vtt": to_vtt, **EDITOR_WRITERS}
-        return per_video[fmt](one)
-    return {"json": to_json, "jsonl": to_jsonl, "csv": to_csv, "table": to_table}[fmt](results)
+    f = get_format(fmt)
+    if f.per_video and len(results) != 1:
+        raise UsageError(f"{fmt} holds one video; use -o DIR to write one file per video")
+    return f.render(results, RenderOptions(page_dir=page_dir, embed=embed, array=array))
 
 
 def write_file(fmt: str, result: Result, path: Path, embed: bool = False) -> None:
-    """Write one video's ``fmt`` to ``path`` (an html page references the video relative to it)."""
-    if fmt == "html":
-        from .report import write_html
-
-        write_html(result, path, embed=embed)
-        return
-    content = render(fmt, [result], embed=embed)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
+    """Write one video's ``fmt`` to ``path`` atomically (a temporary name in the same folder,
+    then a rename: the file is the old one or the whole new one, never a part)."""
+    path = Path(path)
+    content = render(fmt, [result], embed=embed, page_dir=path.parent)
+    with OutputSet(path.parent) as outputs:
+        outputs.add(path.name, content)
+        outputs.commit()
 
 
 def check_run_formats(formats: list[str], num_videos: int, to_dir: bool, stdout_tty: bool) -> None:
@@ -184,5 +142,6 @@ def check_run_formats(formats: list[str], num_videos: int, to_dir: bool, stdout_
     if per_video and num_videos > 1:
         raise UsageError(f"{per_video[0]} holds one video and {num_videos} were given; "
                          "use -o DIR to write one file per video")
-    if "png" in formats and stdout_tty:
-        raise UsageError("png is binary: redirect stdout to a file or use -o DIR")
+    binary = [f for f in formats if _BY_NAME[f].binary]
+    if binary and stdout_tty:
+        raise UsageError(f"{binary[0]} is binary: redirect stdout to a file or use -o DIR")

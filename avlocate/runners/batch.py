@@ -35,21 +35,28 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 
-def find_videos(folder: Path, skipped: list[Path] | None = None) -> list[Path] | list[str]:
+def find_videos(folder: Path, skipped: list[Path] | None = None,
+                duplicates: list[str] | None = None) -> list[Path] | list[str]:
     """Video files under ``folder`` (recursive, sorted, symlink loops ignored); the other files
     are appended to ``skipped`` when given (so the CLI can say what it left out). For a list file
-    (LIST.txt): the paths and URLs it names, in its order (media/source.py)."""
+    (LIST.txt): the paths and URLs it names, in its order (media/source.py).
+
+    Each video is kept once, by its resolved path (a list naming it twice, ``a/../a/x.mp4``, a
+    link to a file of the folder); the later spellings go to ``duplicates``. A subfolder that
+    cannot be read refuses the batch before it starts (one line naming it): skipping it would
+    report a complete batch that is not."""
     from ..media.inputs import is_list_file, read_list
 
     if is_list_file(folder):
-        return read_list(folder)
+        return _unique(read_list(folder), duplicates)
     if not folder.exists():
         raise InputNotFoundError(f"{folder}: no such folder; check the path")
     if not folder.is_dir():
         raise InputNotFoundError(f"{folder}: not a folder; use `avlocate run` for single files")
     found: list[Path] = []
+    unreadable: list[OSError] = []
     seen_dirs: set[tuple[int, int]] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=unreadable.append):
         st = os.stat(root)
         if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop: do not descend again
             dirs[:] = []
@@ -62,7 +69,29 @@ def find_videos(folder: Path, skipped: list[Path] | None = None) -> list[Path] |
                 found.append(p)
             elif skipped is not None:
                 skipped.append(p)
-    return sorted(found)
+    if unreadable:
+        exc = unreadable[0]
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise InputNotFoundError(f"{exc.filename}: cannot read this folder ({exc.strerror or exc}){more}; make it "
+                                 f"readable or move it out of {folder}, then re-run (nothing was processed)")
+    return _unique(sorted(found), duplicates)
+
+
+def _unique(videos: list, duplicates: list[str] | None) -> list:  # noqa: ANN001 - Paths or strings, kept as given
+    """``videos`` with each file once (by resolved path; URLs by their text), first spelling kept."""
+    from ..media.inputs import is_stream
+
+    seen: set[str] = set()
+    kept = []
+    for video in videos:
+        key = str(video) if is_stream(str(video)) else os.path.realpath(video)
+        if key in seen:
+            if duplicates is not None:
+                duplicates.append(str(video))
+            continue
+        seen.add(key)
+        kept.append(video)
+    return kept
 
 
 def _read_done(out: Path) -> set[str]:

@@ -19,6 +19,7 @@ class BatchStart:
     plan: BatchPlan
     videos: list[Path]
     skipped_files: list[Path] = field(default_factory=list)  # files without a video extension
+    duplicates: list[str] = field(default_factory=list)  # inputs naming a video already listed
     failed_before: list[str] = field(default_factory=list)  # error lines kept from an earlier run
     retried: int = 0  # error lines removed by --retry-failed
     order: list[str] = field(default_factory=list)  # the output's videos before they were removed
@@ -37,14 +38,18 @@ def prepare_batch(folder: Path, out: Path, options: dict[str, Any], in_process: 
     the error lines (also from the Ray shards in ``shards_dir``) so that the batch redoes them."""
     from .batch import find_videos
 
+    from .jsonl import check_results_file
+
     plan = check_batch(options, in_process)
+    check_results_file(out, overwrite)  # not a regular file, or not results: one line, nothing read or cut
     skipped: list[Path] = []
-    videos = find_videos(folder, skipped)
+    duplicates: list[str] = []
+    videos = find_videos(folder, skipped, duplicates)
     if not videos:
         raise InputNotFoundError(
             f"{folder}: no videos found ({len(skipped)} other file(s) skipped); avlocate reads files ending in "
             f"{_extensions()}: check the folder")
-    start = BatchStart(plan, videos, skipped)
+    start = BatchStart(plan, videos, skipped, duplicates)
     if overwrite:
         return start
     shards = sorted(shards_dir.glob("*.jsonl")) if shards_dir is not None and shards_dir.is_dir() else []

@@ -14,27 +14,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import OutputError, UsageError
-from .jsonl import ResultsFile, scan_lines
+from .jsonl import ResultsFile, open_regular, refusal, scan_fd
 from .preflight import BatchPlan
 
 
+#: What resume compares; a line's other fields (events, scores) are not kept in memory.
+_RESUME_KEYS = ("video", "model", "weights", "settings", "error")
+
+
 def last_lines(out: Path) -> dict[str, dict]:
-    """The last valid line of each video in ``out`` (empty when there is no file yet)."""
+    """The last valid line of each video in ``out`` (empty when there is no file yet), reduced
+    to what resume compares. ``out`` must be a regular file (never a FIFO or a device) whose
+    lines are avlocate result lines; it is read line by line (see :mod:`.jsonl`)."""
     try:
-        data = Path(out).read_bytes()
+        fd = open_regular(Path(out), os.O_RDONLY)
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise OutputError(f"{out}: cannot read existing results ({exc.strerror or exc}); choose another --out") from None
-    _, good_end, _ = scan_lines(data)
     lines: dict[str, dict] = {}
-    for raw in data[:good_end].splitlines():
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue  # ResultsFile refuses or repairs such a file itself
-        if isinstance(record, dict) and isinstance(record.get("video"), str):
-            lines[record["video"]] = record
+
+    def keep(record: dict) -> None:
+        lines[record["video"]] = {k: record[k] for k in _RESUME_KEYS if k in record}
+
+    try:
+        scan = scan_fd(fd, os.fstat(fd).st_size, out, on_record=keep)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot read existing results ({exc.strerror or exc}); choose another --out") from None
+    finally:
+        os.close(fd)
+    why = refusal(out, scan)
+    if why:
+        raise OutputError(why)
     return lines
 
 

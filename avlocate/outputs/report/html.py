@@ -41,6 +41,50 @@ def csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
+# Demuxers (PyAV's ``format.name`` parts) of the containers a browser plays: the only ones embedded.
+_EMBEDDABLE_DEMUXERS = frozenset({"mov", "mp4", "matroska", "webm", "avi", "ogg"})
+
+
+def embeddable(result: Result, path: Path) -> str | None:
+    """Why ``path`` must not be put inside a page, or None when it may.
+
+    A results file can come from someone else: a line naming ``/etc/shadow`` must not turn a
+    shareable page into a copy of that file. So a file is embedded only when the results say it
+    was processed as media (no error, a duration) and it is what they say: a regular file with a
+    browser video container's extension that PyAV opens as that container, with a video stream.
+    """
+    if result.error is not None or result.duration is None:
+        return "the results do not say it was processed as a video"
+    if path.suffix.lower() not in _VIDEO_TYPES:
+        return f"{path.suffix or 'no extension'} is not a video container a browser plays"
+    if not path.is_file():  # follows links; a FIFO or a device is not a regular file (never opened)
+        return "not a regular file"
+    try:
+        import av
+
+        with av.open(str(path), metadata_errors="ignore") as container:
+            demuxers = set(container.format.name.split(","))
+            has_video = bool(container.streams.video)
+    except Exception:  # noqa: BLE001 - whatever PyAV cannot open is not embedded
+        return "PyAV cannot open it as media"
+    if not demuxers & _EMBEDDABLE_DEMUXERS or not has_video:
+        return "PyAV does not find a video in a browser video container"
+    return None
+
+
+def _stream_source(video: str) -> tuple[str, list[str]]:
+    """A URL input keeps its URL (as the OTIO writer does) when a browser can fetch it; other
+    streams (rtsp://, udp://, standard input) have no source."""
+    from urllib.parse import urlsplit
+
+    if video == "-":
+        return "", ["the video came from standard input; the player stays empty"]
+    scheme = urlsplit(video).scheme.lower()
+    if scheme in ("http", "https"):
+        return video, []
+    return "", [f"a browser cannot play {scheme}:// streams; the player stays empty"]
+
+
 def video_source(result: Result, page_dir: Path, *, embed: bool = False, embed_limit: int = DEFAULT_EMBED_LIMIT,
                  video_base: Path | None = None) -> tuple[str, list[str]]:
     """The ``src`` for the page's ``<video>`` and notes for the reader.
@@ -48,8 +92,12 @@ def video_source(result: Result, page_dir: Path, *, embed: bool = False, embed_l
     ``result.video`` is resolved against ``video_base`` (default: the current directory, where
     ``avlocate run`` was given the path). The page refers to it by a path relative to the page,
     so a folder holding both can be moved or zipped; ``embed`` inlines the file as a data: URL
-    when it is at most ``embed_limit`` bytes.
+    when it is at most ``embed_limit`` bytes and :func:`embeddable`. A URL stays a URL.
     """
+    from ...media.inputs import is_stream
+
+    if is_stream(result.video):
+        return _stream_source(result.video)
     notes: list[str] = []
     path = Path(result.video)
     if not path.is_absolute():
@@ -58,11 +106,15 @@ def video_source(result: Result, page_dir: Path, *, embed: bool = False, embed_l
         notes.append(f"video file not found at {path}; the player stays empty")
     elif embed:
         size = path.stat().st_size
-        if size <= embed_limit:
+        refused = embeddable(result, path)
+        if refused is not None:
+            notes.append(f"video not embedded ({refused}); the page refers to the file instead")
+        elif size <= embed_limit:
             mime = _VIDEO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "video/mp4"
             return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii"), notes
-        notes.append(f"video not embedded: {size / 1e6:.1f} MB is over the {embed_limit / 1e6:.1f} MB limit; "
-                     "the page refers to the file instead")
+        else:
+            notes.append(f"video not embedded: {size / 1e6:.1f} MB is over the {embed_limit / 1e6:.1f} MB limit; "
+                         "the page refers to the file instead")
     try:
         rel = os.path.relpath(path.resolve(), page_dir.resolve())
     except ValueError:  # another drive on Windows: no relative path exists
@@ -144,7 +196,12 @@ def render_html(result: Result, *, page_dir: Path | None = None, embed: bool = F
 
 def write_html(result: Result, path: str | os.PathLike[str], **options: Any) -> Path:
     """Write the page for ``result`` to ``path`` (the video is referenced relative to it)."""
+    from ..atomic import OutputSet
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result, page_dir=path.parent, **options), encoding="utf-8")
+    content = render_html(result, page_dir=path.parent, **options)
+    with OutputSet(path.parent) as outputs:  # the old page or the whole new one, never a part
+        outputs.add(path.name, content)
+        outputs.commit()
     return path

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from ...errors import InputNotFoundError, OutputError, UsageError
 from ...results import Result
-from .html import DEFAULT_EMBED_LIMIT, csp_hash, write_html
+from .html import DEFAULT_EMBED_LIMIT, csp_hash, render_html
 
 _CSS = """
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
@@ -56,7 +56,7 @@ def _page_names(results: list[Result]) -> list[str]:
     """``<stem>.html`` per video, made unique (``clip.html``, ``clip-2.html``) across folders."""
     from .names import unique_stems
 
-    return [f"{stem}.html" for stem in unique_stems((r.video for r in results), reserved=["index"])]
+    return [f"{stem}.html" for stem in unique_stems((r.video for r in results), reserved=["index.html"], extensions=["html"])]
 
 
 def _video_base(video: str, results_jsonl: Path) -> Path:
@@ -70,18 +70,21 @@ def _video_base(video: str, results_jsonl: Path) -> Path:
 def write_report(results_jsonl: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, embed: bool = False,
                  embed_limit: int = DEFAULT_EMBED_LIMIT) -> Path:
     """Write ``out_dir/index.html`` and one page per successful video; returns the index path."""
+    from ..atomic import OutputSet, check_output_dir
+
     src, out = Path(results_jsonl), Path(out_dir)
     results = read_results(src)
+    check_output_dir(out)  # before rendering (an --embed report can take a while)
     rows = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for result, name in zip(results, _page_names(results)):
-            if result.error is None:
-                write_html(result, out / name, embed=embed, embed_limit=embed_limit,
-                           video_base=_video_base(result.video, src))
-            rows.append(_row(result, name))
-        index = out / "index.html"
-        index.write_text(_index_page(src.name, results, rows), encoding="utf-8")
+        with OutputSet(out) as outputs:  # all pages and the index, or none of them
+            for result, name in zip(results, _page_names(results)):
+                if result.error is None:
+                    outputs.add(name, render_html(result, page_dir=out, embed=embed, embed_limit=embed_limit,
+                                                  video_base=_video_base(result.video, src)))
+                rows.append(_row(result, name))
+            index = outputs.add("index.html", _index_page(src.name, results, rows))
+            outputs.commit()
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the report ({exc.strerror or exc}); choose a writable -o") from None
     return index

@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ...results import Result
+from ..escape import one_line
 from .layout import PALETTE, build, fmt_time, nice_ticks
 
 INK, MUTED, GRID, LANE_BG, WARN = (29, 36, 51), (102, 112, 133), (228, 231, 236), (247, 248, 250), (181, 71, 8)
@@ -36,7 +37,9 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font, max_w: float) -> str:  # noqa: ANN001
-    """``text`` cut with an ellipsis so it is at most ``max_w`` pixels wide."""
+    """``text`` on one line (Pillow cannot measure several: a newline in a label or a file name
+    would fail the picture), cut with an ellipsis so it is at most ``max_w`` pixels wide."""
+    text = one_line(text)
     if draw.textlength(text, font=font) <= max_w:
         return text
     while text and draw.textlength(text + "…", font=font) > max_w:
@@ -50,9 +53,14 @@ def render_png(result: Result, width: int = 1200) -> bytes:
 
 
 def write_png(result: Result, path: str | Path, width: int = 1200) -> Path:
+    from ..atomic import OutputSet
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(render_png(result, width))
+    content = render_png(result, width)
+    with OutputSet(path.parent) as outputs:  # the old picture or the whole new one, never a part
+        outputs.add(path.name, content)
+        outputs.commit()
     return path
 
 
@@ -135,7 +143,7 @@ def _lane(img: Image.Image, lane, times: list[float], grid: list[float], colour,
         d.rounded_rectangle([bx0, by0, bx1, by1], radius=s(3), fill=colour + (alpha,))
         if ev.modality:  # single-modality events: hatched, like on the page
             _hatch(d, (bx0, by0, bx1, by1), s(8), s(2))
-        text = f"{ev.score:.2f}" + (f" {ev.modality} only" if ev.modality else "")
+        text = f"{ev.score:.2f}" + (" " + one_line(f"{ev.modality} only") if ev.modality else "")
         if d.textlength(text, font=font) + s(6) > bx1 - bx0:
             text = f"{ev.score:.2f}"
         if d.textlength(text, font=font) + s(6) <= bx1 - bx0:
