@@ -159,6 +159,7 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
         if len(rebaser.jumps) == seen_jumps:
             return
         seen_jumps = len(rebaser.jumps)
+        clip.warnings["timeline"] = rebaser.warning()  # at once: a live reader sees it mid-stream
         if use_video:
             selector.max_frames = max(selector.max_frames, frame_count(OPEN_ENDED_CAP_S, rate))
         if asm is not None:

@@ -9,8 +9,8 @@ The rule, per decoded frame of each stream used (times in seconds from the clip 
 
 * **back**: a frame stamped more than ``back_s`` before the previous frame of its stream;
 * **ahead**: a frame stamped more than ``gap_s`` after the end of the previous frame of its
-  stream, with no frame of any other stream stamped inside that gap (a still image over
-  continuing sound is a real gap of the pictures, not a discontinuity).
+  stream, when no other stream has data inside that gap (a still image over continuing sound is
+  a real gap of the pictures, not a discontinuity).
 
 Either is a discontinuity: the stream goes on right where its previous frame ended (its
 timestamps are shifted by the jump), so the timeline stays continuous and the work stays bounded
@@ -35,7 +35,7 @@ BACK_S = 1.0
 #: that may carry discontinuities (AVFMT_TS_DISCONT: MPEG-TS, FLV, ...) / the others.
 GAP_S_DISCONT = 10.0
 GAP_S_OTHER = 60.0
-#: How far inside a gap another stream's frame must lie to count as data in it (seconds).
+#: How far into a gap another stream must reach to count as data in it (seconds).
 _WITNESS_MARGIN = Fraction(1)
 #: Discontinuities named one by one in the warning; beyond this they are only counted.
 _LISTED = 3
@@ -60,7 +60,6 @@ class _Track:
     last_end: Fraction | None = None  # raw end of the previous frame
     offset: Fraction = Fraction(0)  # added to raw times: the re-based timeline
     jumps: int = 0  # discontinuities this stream went through
-    witness: Fraction | None = None  # earliest other-stream frame inside the current gap
 
 
 @dataclass
@@ -81,17 +80,18 @@ class Rebaser:
             if track.jumps > len(self.jumps):
                 self.jumps.append(Jump(float(ended), float(t - track.last_end)))
             track.offset = ended - t  # continue right there
-        for other_key, other in self._tracks.items():
-            if other_key is not key and other.last_end is not None and t > other.last_end + _WITNESS_MARGIN:
-                other.witness = t if other.witness is None else min(other.witness, t)
-        track.last_t, track.last_end, track.witness = t, t + period, None
+        track.last_t, track.last_end = t, t + period
         return t + track.offset
 
     def _jumped(self, track: _Track, t: Fraction) -> bool:
         if t < track.last_t - Fraction(self.back_s):
             return True
         if t > track.last_end + Fraction(self.gap_s):
-            return track.witness is None or track.witness >= t - _WITNESS_MARGIN
+            # Data of another stream inside the gap: one that went through as many jumps as this
+            # one (the same stretch of timestamps) and already reaches into the gap. Its frames
+            # may well have been decoded before this stream's last one (decoders hold frames back).
+            return not any(o is not track and o.jumps == track.jumps and o.last_end is not None
+                           and o.last_end > track.last_end + _WITNESS_MARGIN for o in self._tracks.values())
         return False
 
     def warning(self) -> str | None:
