@@ -18,9 +18,10 @@ by the data actually present. The streams jump one after another (they are inter
 n-th jump of one stream and the n-th jump of another are the same discontinuity, reported once
 in ``warnings["timeline"]`` with where it happened (on the re-based timeline) and by how much.
 
-``gap_s`` is 10 s for containers that declare discontinuous timestamps (MPEG-TS, FLV, ...: the
-bound FFmpeg itself uses there, ``-dts_delta_threshold``) and 60 s for the others, whose
-timestamps are authoritative and where a long still is more plausible than damage.
+``gap_s`` is 10 s for containers that FFmpeg marks as having discontinuous timestamps
+(AVFMT_TS_DISCONT: MPEG-TS; the bound FFmpeg itself uses there, ``-dts_delta_threshold``) and
+60 s for the others (MP4, MKV, FLV, ...), whose timestamps are authoritative and where a long
+still is more plausible than damage.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import av
 #: A frame this far (seconds) before the previous frame of its stream is a jump back.
 BACK_S = 1.0
 #: A gap (seconds) without data of any stream after which timestamps are re-based: containers
-#: that may carry discontinuities (AVFMT_TS_DISCONT: MPEG-TS, FLV, ...) / the others.
+#: that may carry discontinuities (AVFMT_TS_DISCONT: MPEG-TS) / the others.
 GAP_S_DISCONT = 10.0
 GAP_S_OTHER = 60.0
 #: How far into a gap another stream must reach to count as data in it (seconds).
