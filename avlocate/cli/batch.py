@@ -33,7 +33,7 @@ def batch(
     timeout: Optional[float] = typer.Option(
         None, "--timeout", metavar="SECONDS",
         help="Time limit per video: a video that takes longer becomes an error line (code 9) and the batch "
-             "goes on. Default: 10x the video's length, at least 300 s (a file; none for a URL)."),
+             "goes on. Default: 500x the video's length, at least 600 s (a file; none for a URL)."),
     no_timeout: bool = typer.Option(False, "--no-timeout", help="No time limit per video (lifts the default)."),
     in_process: bool = typer.Option(
         False, "--in-process",
