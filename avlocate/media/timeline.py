@@ -61,6 +61,7 @@ class _Track:
     last_end: Fraction | None = None  # raw end of the previous frame
     offset: Fraction = Fraction(0)  # added to raw times: the re-based timeline
     jumps: int = 0  # discontinuities this stream went through
+    big_step_to: Fraction | None = None  # raw time after its latest step ahead over more than gap_s
 
 
 @dataclass
@@ -75,12 +76,17 @@ class Rebaser:
     def place(self, key: object, t: Fraction, period: Fraction) -> Fraction:
         """The re-based time of a frame of stream ``key`` stamped ``t`` (lasting ``period``)."""
         track = self._tracks.setdefault(key, _Track())
+        big_step = track.last_end is not None and t > track.last_end + Fraction(self.gap_s)
         if track.last_t is not None and self._jumped(track, t):
             track.jumps += 1
             ended = track.last_end + track.offset  # where this stream's content ends, re-based
             if track.jumps > len(self.jumps):
                 self.jumps.append(Jump(float(ended), float(t - track.last_end)))
             track.offset = ended - t  # continue right there
+        if big_step:
+            track.big_step_to = t
+        elif track.last_t is not None and t < track.last_t - Fraction(self.back_s):
+            track.big_step_to = None  # a new stretch of timestamps
         track.last_t, track.last_end = t, t + period
         return t + track.offset
 
@@ -88,11 +94,13 @@ class Rebaser:
         if t < track.last_t - Fraction(self.back_s):
             return True
         if t > track.last_end + Fraction(self.gap_s):
-            # Data of another stream inside the gap: one that went through as many jumps as this
-            # one (the same stretch of timestamps) and already reaches into the gap. Its frames
-            # may well have been decoded before this stream's last one (decoders hold frames back).
-            return not any(o is not track and o.jumps == track.jumps and o.last_end is not None
-                           and o.last_end > track.last_end + _WITNESS_MARGIN for o in self._tracks.values())
+            # Data of another stream inside the gap: one that reaches into it without a step over
+            # a gap of its own (else both streams jumping, each a little behind the other in the
+            # interleaving, would each take the other's jump for data). Its frames may well have
+            # been decoded before this stream's last one (decoders hold frames back).
+            edge = track.last_end + _WITNESS_MARGIN
+            return not any(o is not track and o.last_end is not None and o.last_end > edge
+                           and (o.big_step_to is None or o.big_step_to <= edge) for o in self._tracks.values())
         return False
 
     def warning(self) -> str | None:

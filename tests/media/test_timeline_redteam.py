@@ -135,6 +135,19 @@ def test_redteam_rebaser_reports_one_discontinuity_for_streams_that_jump_one_aft
     assert "jump back by 3.00 s at 3.00 s" in r.warning() and "2 discontinuities" in r.warning()
 
 
+def test_redteam_streams_that_jump_ahead_a_little_apart_do_not_cover_each_other():
+    # Video 1.5 s ahead of audio in the interleaving; both jump +600 s, audio first.
+    r = Rebaser(gap_s=10.0)
+    f = Fraction
+    for k in range(100):
+        r.place("v", f(k, 10) + f(3, 2), f(1, 10))
+        r.place("a", f(k, 10), f(1, 10))
+    a = r.place("a", f(600), f(1, 10))  # audio ended at 10 s; video's data reaches 11.5 s
+    v = r.place("v", f(6015, 10), f(1, 10))
+    assert v == f(115, 10) and len(r.jumps) == 1 and r.jumps[0].by == pytest.approx(590.0)
+    assert a in (f(10), f(600))  # audio's own step may pass for data (video reaches past it): it has no effect
+
+
 def test_redteam_gap_filled_by_the_other_stream_is_kept():
     r = Rebaser(gap_s=10.0)
     f = Fraction
