@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..allocator import pin_mmap_threshold
 
     pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
+    from .omp_wait import passive_waits_for_live
+
+    passive_waits_for_live(argv)  # --live: no spinning OpenMP threads (see cli/omp_wait.py)
     try:
         rc = app(args=argv, standalone_mode=False)
     except AvlocateError as exc:

@@ -33,7 +33,8 @@ def batch(
     timeout: Optional[float] = typer.Option(
         None, "--timeout", metavar="SECONDS",
         help="Time limit per video: a video that takes longer becomes an error line (code 9) and the batch "
-             "goes on."),
+             "goes on. Default: 500x the video's length, at least 600 s (a file; none for a URL)."),
+    no_timeout: bool = typer.Option(False, "--no-timeout", help="No time limit per video (lifts the default)."),
     in_process: bool = typer.Option(
         False, "--in-process",
         help="Run the videos inside the batch process instead of a supervised worker process: no worker "
@@ -71,6 +72,8 @@ def batch(
     if engine == "ray" and timeout is not None:
         raise UsageError("--timeout works with --engine local only (with ray, a video that crashes its "
                          "worker becomes an error line; a hang is not stopped)")
+    if no_timeout and timeout is not None:
+        raise UsageError("--no-timeout lifts the time limit per video: it does not combine with --timeout")
     if ray_decode != "tasks" and engine != "ray":
         raise UsageError("--ray-decode says where Ray decodes: it needs --engine ray")
     if engine == "ray" and address is not None and workers is not None:
@@ -112,7 +115,7 @@ def batch(
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
                                 timeout=timeout, in_flight=videos_in_flight, in_process=in_process,
-                                settings=start.plan.settings)
+                                settings=start.plan.settings, default_limit=not no_timeout)
     if start.retried_videos:  # the redone videos' lines go back where their error lines were
         from ..runners.resume_check import put_back_in_place
 

@@ -14,6 +14,11 @@ Truncated and damaged files (see Clip for the user-facing contract):
   becomes the end of the decoded data, totals follow that duration, and
   ``warnings["video"/"audio"] = "truncated at X s (file says Y s)"``.
 * Nothing decodable at all is a MediaError.
+
+Timestamps that jump (back, or ahead over a gap without data: concatenated MPEG-TS, a reset
+clock) are re-based onto one continuous timeline (timeline.py): nothing after the jump is lost,
+no gap is filled with repeated frames, the duration becomes the end of the re-based data, and
+``warnings["timeline"]`` says where and by how much.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from ._io import AV_ERRORS, decode_failure, open_input, pick_streams, reason
 from .audio import AudioAssembler, sample_count
 from .probe import clip_origin
 from .specs import ClipChunk
+from .timeline import Rebaser, gap_bound
 from .video import FrameConverter, GridSelector, frame_count
 
 if TYPE_CHECKING:
@@ -143,6 +149,22 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     if asm is not None:
         chunker.audio_limit = audio_flush
 
+    rebaser = Rebaser(gap_s=gap_bound(container))
+    seen_jumps = 0
+
+    def after_jumps() -> None:
+        # The declared length no longer bounds the data (`cat a.ts b.ts` says a's length): the
+        # caps become those of a stream of unknown length; the data decides where it ends.
+        nonlocal seen_jumps
+        if len(rebaser.jumps) == seen_jumps:
+            return
+        seen_jumps = len(rebaser.jumps)
+        clip.warnings["timeline"] = rebaser.warning()  # at once: a live reader sees it mid-stream
+        if use_video:
+            selector.max_frames = max(selector.max_frames, frame_count(OPEN_ENDED_CAP_S, rate))
+        if asm is not None:
+            asm.max_samples = max(asm.max_samples, sample_count(OPEN_ENDED_CAP_S, asm.sample_rate))
+
     prev: av.VideoFrame | None = None
     prev_end = Fraction(0)
     video_end = Fraction(0)
@@ -154,8 +176,10 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     def on_video(frames: list[av.VideoFrame]) -> Iterator[ClipChunk]:
         nonlocal prev, prev_end, video_end, decoded
         for f in frames:
+            period = Fraction(f.duration) * f.time_base if f.duration and f.time_base else fallback_period
             if f.pts is not None and f.time_base is not None:
-                t = Fraction(f.pts) * f.time_base - origin
+                t = rebaser.place("video", Fraction(f.pts) * f.time_base - origin, period)
+                after_jumps()
             else:  # no timestamp (raw streams): right after the previous frame
                 t = prev_end if decoded else Fraction(0)
             n = selector.push(t)
@@ -163,9 +187,16 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
                 yield from chunker.add(convert(prev if prev is not None else f), n)
             prev = f
             decoded += 1
-            period = Fraction(f.duration) * f.time_base if f.duration and f.time_base else fallback_period
             prev_end = t + period
             video_end = max(video_end, prev_end)
+
+    def on_audio(frames: list[av.AudioFrame]) -> None:
+        for f in frames:
+            if f.pts is not None and f.time_base is not None and f.sample_rate:
+                # Audio is laid end to end (audio.py): only the jumps are looked for here.
+                rebaser.place("audio", Fraction(f.pts) * f.time_base - origin, Fraction(f.samples, f.sample_rate))
+                after_jumps()
+            asm.add(f)
 
     packets = container.demux(streams) if streams else iter(())
     while True:
@@ -190,8 +221,7 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
         if use_video and packet.stream is vstream:
             yield from on_video(frames)
         elif asm is not None:
-            for f in frames:
-                asm.add(f)
+            on_audio(frames)
             while asm.queued >= audio_flush:
                 yield chunker.flush()
 
@@ -205,8 +235,7 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
             if s is vstream and use_video:
                 yield from on_video(flushed)
             elif asm is not None:
-                for f in flushed:
-                    asm.add(f)
+                on_audio(flushed)
     if use_audio:
         try:
             asm.add(None)  # drain the resampler
@@ -224,6 +253,11 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
     if use_audio:
         ends["audio"] = asm.end_seconds
     end = max(ends.values()) if ends else declared
+    rebased = bool(rebaser.jumps)
+    if rebased:
+        # The declared length described the timestamps, not the data: the data decides.
+        clip.warnings["timeline"] = rebaser.warning()
+        declared = end if ends else declared
     truncated = bool(ends) and not open_ended and (stop_error is not None or end < declared - TRUNCATION_TOLERANCE_S)
     final = min(declared, end) if truncated else declared
     if open_ended:

@@ -178,12 +178,15 @@ def _in_flight_records(todo: list[str], options: dict, target: str, in_flight: i
 
 def _failure_record(failure: JobFailure, timeout: float | None) -> dict:
     if failure.kind == "timeout":
-        return Result.failure(
-            failure.video,
-            f"{failure.video}: {failure.detail} (--timeout {timeout:g}); stopped and skipped, "
-            "raise --timeout if the video is just long",
-            TimeoutError_.exit_code,
-        ).to_dict()
+        if timeout is None:  # the default limit (time_limit.py)
+            from .time_limit import describe_default
+
+            why = (f"the default limit, {describe_default()}); stopped and skipped, set a larger --timeout "
+                   "or --no-timeout if the video is just slow")
+        else:
+            why = f"--timeout {timeout:g}); stopped and skipped, raise --timeout if the video is just long"
+        return Result.failure(failure.video, f"{failure.video}: {failure.detail} ({why}",
+                              TimeoutError_.exit_code).to_dict()
     return Result.failure(
         failure.video,
         f"{failure.video}: the worker process died while processing it, also when retried alone "
@@ -205,6 +208,7 @@ def run_batch(
     in_flight: int = 1,
     in_process: bool = False,
     settings: dict | None = None,
+    default_limit: bool = False,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
@@ -217,6 +221,8 @@ def run_batch(
     processes that many videos at a time (per worker process, or in this process) on threads
     sharing one model, their network forwards batched together (:mod:`avlocate.runners.in_flight`); with a
     ``timeout`` each video's limit runs from the moment its worker gets it.
+    ``default_limit`` (the CLI's default): without ``timeout``, each video gets a limit
+    proportional to its length (:mod:`avlocate.runners.time_limit`).
     ``target`` ("module:function", called as
     ``function(video, options) -> dict``) and ``env`` (the workers' environment) exist for tests.
     """
@@ -242,7 +248,10 @@ def run_batch(
                 function = resolve(target)
                 records = (function(v, options) for v in todo)
         else:
-            supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=timeout,
+            limit = timeout
+            if limit is None and default_limit:
+                from .time_limit import default_limit as limit  # type: ignore[assignment]
+            supervisor = Supervisor(target, options, workers=min(workers, max(1, len(todo))), timeout=limit,
                                     warmup="avlocate.runners.batch:_warm_up" if target == "avlocate.runners.batch:_run_one" else None,
                                     env=env, per_worker=[{"device": d} for d in devices], in_flight=in_flight,
                                     share="avlocate.runners.batch:_share_model" if target == "avlocate.runners.batch:_run_one" else None)

@@ -79,11 +79,13 @@ class JobFailure:
 class Supervisor:
     """A fixed number of worker processes running ``target(video, options) -> dict``."""
 
-    def __init__(self, target: str, options: dict, workers: int = 1, timeout: float | None = None,
+    def __init__(self, target: str, options: dict, workers: int = 1,
+                 timeout: float | Callable[[str], float | None] | None = None,
                  warmup: str | None = None, env: dict[str, str] | None = None,
                  per_worker: list[dict] | None = None, in_flight: int = 1, share: str | None = None) -> None:
         """``per_worker[i % len]`` overrides options for worker i (e.g. its own GPU); ``in_flight``
-        jobs per worker at once, ``share`` ("module:function") wraps their model's networks."""
+        jobs per worker at once, ``share`` ("module:function") wraps their model's networks.
+        ``timeout``: seconds per video, or a function giving each video its own (None: no limit)."""
         self.config = {"target": target, "warmup": warmup, "options": options,
                        "threads": 1 if workers > 1 else None, "in_flight": max(1, in_flight), "share": share}
         self.in_flight = max(1, in_flight)
@@ -91,6 +93,7 @@ class Supervisor:
         self.suspects: deque[str] = deque()
         self.per_worker = per_worker or [{}]
         self.timeout = timeout
+        self.limits: dict[str, float] = {}  # video -> the limit it was given (for the error line)
         self.slots = [_Slot() for _ in range(max(1, workers))]
         self.env = dict(os.environ if env is None else env)
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, self.env.get("PYTHONPATH")) if p)
@@ -183,7 +186,10 @@ class Supervisor:
             self._hand(slot, self.pending.popleft())
 
     def _hand(self, slot: _Slot, video: str) -> None:
-        slot.jobs[video] = time.monotonic() + self.timeout if self.timeout else float("inf")
+        limit = self.timeout(video) if callable(self.timeout) else self.timeout
+        if limit:
+            self.limits[video] = limit
+        slot.jobs[video] = time.monotonic() + limit if limit else float("inf")
         self._send(slot, {"video": video})
 
     def _wait(self, make_failure: Callable[[JobFailure], dict]) -> Iterator[dict]:
@@ -218,7 +224,7 @@ class Supervisor:
                 self._stop(slot, kill=True)
                 self.pending.extendleft(reversed(others))  # innocent: handed out again first
                 for video in late:
-                    yield make_failure(JobFailure(video, "timeout", f"no result within {self.timeout:g} s"))
+                    yield make_failure(JobFailure(video, "timeout", f"no result within {self.limits[video]:g} s"))
             elif slot.state == "starting" and now >= slot.deadline:
                 self._stop(slot, kill=True)
                 raise WorkerStartupError(f"a batch worker process was not ready after {STARTUP_LIMIT:g} s")

@@ -59,10 +59,14 @@ def test_padding_is_not_eaten_by_a_pending_skip():
 
 def test_silence_after_an_early_audio_end_streams_in_bounded_pieces(tmp_path):
     """Was: the padding of the whole missing audio came in the last chunk at once (3 GB for a
-    damaged TS whose timestamps claimed 14 h). Here: 1 s of sound, a last frame at 1 h."""
-    times = [i / 10 for i in range(10)] + [3600.0]
-    path = make_video(tmp_path / "gap.mkv", seconds=1.1, fps=10, sample_rate=16000, channels=1,
-                      frame_times=times, format="matroska")
+    damaged TS whose timestamps claimed 14 h). Here: 1 s of sound, then a picture every 50 s up to
+    1 h (a gap of 50 s is below the mkv discontinuity bound, media/timeline.py: the hour is real)."""
+    times = [i / 10 for i in range(10)] + [50.0 * k for k in range(1, 73)]
+    from avlocate.media.encode import write_av
+    from corpus import FAST, ramp_frames, tone
+
+    path = write_av(tmp_path / "gap.mkv", ramp_frames(len(times)), 10, tone(440.0, 1.1, 16000), 16000,
+                    frame_times=times, format="matroska", options=FAST)
     clip = open_clip(path, VideoSpec(fps=2, shorter_side=24), AudioSpec(16000))
     frames = samples = largest = 0
     for chunk in clip.chunks(frames_per_chunk=64, audio_chunk_seconds=10.0):
