@@ -61,6 +61,7 @@ def run(
     vocab: Optional[str] = typer.Option(None, "--vocab", help="zeroshot: unav100, ave, or a file with one name per line."),
     min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (seconds; default 1)."),
     per_modality: bool = typer.Option(False, "--per-modality", help="zeroshot: also report audio-only / visual-only events."),
+    zs_method: Optional[str] = typer.Option(None, "--zs-method", help="zeroshot: av2a (default; AV²A, CVPR 2025) or softmax-min."),
     features_dir: Optional[Path] = typer.Option(None, "--features", help="Reuse features written by `avlocate extract` (<DIR>/<stem>.json) instead of decoding."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights (.safetensors) to use instead of the model card's."),
     extractor: Optional[str] = typer.Option(None, "--extractor", help="Run another registered extractor than the card names."),
@@ -111,9 +112,10 @@ def run(
             raise UsageError("--live prints one JSON line per event on stdout: -f, -o, --scores, --features and "
                              "--per-modality do not apply to it")
         raise typer.Exit(run_live_cli(videos, model, device, threshold, labels, vocab, min_duration, checkpoint,
-                                      extractor, precision, stream_options, quiet))
+                                      extractor, precision, stream_options, quiet, zs_method=zs_method))
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
-                          features_dir, checkpoint, extractor, precision, stream_options=stream_options)
+                          features_dir, checkpoint, extractor, precision, stream_options=stream_options,
+                          zs_method=zs_method)
     results = []
     status_console = Console(stderr=True)
     show = sys.stderr.isatty() and not quiet
