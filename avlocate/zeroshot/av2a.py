@@ -56,7 +56,10 @@ Deliberate differences from the official code, each marked ``DIFFERENCE`` where 
 segment/clip re-scoring averages the per-second embeddings' similarities instead of re-embedding
 the segment's frames and audio (no media is needed: works on stored features and live); CLIP
 similarities are cosines (unit text rows), where the official code uses OpenAI CLIP's raw,
-unnormalised text embeddings; the frame of each second is the window's centre frame.
+unnormalised text embeddings; the frame of each second is the window's centre frame (the official
+code spreads 10 frames evenly over the clip, first and last frame included); each second's audio
+is embedded on its own (the official CLIP+CLAP code embeds 2-s chunks, ``sample_audio_sec`` 2,
+each shared by two frames; a later snapshot embeds the whole clip's audio once for every frame).
 """
 from __future__ import annotations
 

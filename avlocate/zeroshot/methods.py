@@ -69,9 +69,10 @@ def extractor_config(method: str, **overrides: Any):  # noqa: ANN201 - ClipClapC
     from ..features.clip_clap.extractor import ClipClapConfig
 
     if method == AV2A:
-        # One frame per AVE segment: 1-s windows every 1 s; CLIP at each window's centre frame
-        # (DIFFERENCE: the official code takes 10 frames evenly spread over the 10-s clip,
-        # the first and last frames included).
+        # One frame per AVE segment: 1-s windows every 1 s; CLIP at each window's centre frame,
+        # CLAP on the window's own second. DIFFERENCES: the official code takes 10 frames evenly
+        # spread over the 10-s clip (first and last included) and 2-s CLAP chunks shared by two
+        # frames (av2a.py module doc).
         values = {"hop_seconds": 1.0, "window_hops": 1, "clip_arch": AV2A_CLIP_ARCH, "clip_tag": AV2A_CLIP_TAG}
     else:
         values = {"hop_seconds": 0.5, "window_hops": 2}
