@@ -5,6 +5,10 @@ Not a trained head (there is no checkpoint and no model card), so it does not go
 :class:`Result` as ``avlocate.pipeline.video.locate`` (model ``"zeroshot"``, weights = the CLIP and
 CLAP weight ids, extractor protocol, device, warnings, timing).
 
+Methods (``--zs-method``, :mod:`.methods`): ``av2a`` (AV²A, CVPR 2025, :mod:`.av2a`; OpenAI
+CLIP ViT-B/32, 1-s windows every 1 s) and ``softmax-min`` (below); without the option, av2a for
+8+ labels, softmax-min for fewer. The rest of this note is softmax-min's.
+
 Snippets: the ``clip-clap`` extractor with 1-s windows every 0.5 s (``hop_seconds=0.5,
 window_hops=2``, one CLIP frame at each window's centre); the half-second hop halves the
 boundary error of 1-s AVE segments while each window still holds a whole second of sound for
