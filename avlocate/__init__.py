@@ -9,7 +9,7 @@ from .results import Event, Result  # noqa: E402
 #: the options of ``avlocate run`` that ``locate`` takes, under their CLI names, in the order of
 #: :func:`avlocate.pipeline.video_runner`'s parameters.
 LOCATE_OPTIONS = ("device", "threshold", "scores", "labels", "vocab", "per_modality", "min_duration", "features",
-                  "checkpoint", "extractor", "precision")
+                  "checkpoint", "extractor", "precision", "zs_method")
 _OLD_NAMES = {"keep_scores": "scores", "features_dir": "features"}  # earlier keyword names still work
 
 
@@ -19,7 +19,7 @@ def locate(video: str, model: str | None = None, **options):  # noqa: ANN201
     Takes the options of ``avlocate run`` under their CLI names: ``device``, ``threshold``,
     ``scores``, ``features`` (a folder from ``avlocate extract``), ``checkpoint``, ``extractor``,
     ``precision``, and for ``model="zeroshot"``: ``labels`` (a list of names, or one string as on
-    the command line), ``vocab``, ``per_modality``, ``min_duration``. One front door: the CLI and
+    the command line), ``vocab``, ``per_modality``, ``min_duration``, ``zs_method``. One front door: the CLI and
     this function both go through :func:`avlocate.pipeline.video_runner`.
     """
     from .errors import UsageError
@@ -37,7 +37,7 @@ def locate(video: str, model: str | None = None, **options):  # noqa: ANN201
     runner = video_runner(model, given.get("device", "auto"), given.get("threshold"), bool(given.get("scores", False)),
                           labels, given.get("vocab"), bool(given.get("per_modality", False)),
                           given.get("min_duration"), given.get("features"), given.get("checkpoint"),
-                          given.get("extractor"), given.get("precision"))
+                          given.get("extractor"), given.get("precision"), zs_method=given.get("zs_method"))
     return runner(video)
 
 

@@ -66,13 +66,14 @@ def run(
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="table, json, jsonl, srt, vtt, csv, html, png, otio (OpenTimelineIO), audacity (label track), tsv (as whisper), or all; repeat or comma-separate."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Write <stem>.<ext> files here instead of stdout."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold in [0, 1] (default: the model card's; zeroshot: 0.35)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold in [0, 1] (default: the model card's; zeroshot: 0.35 softmax-min, 0.75 av2a)."),
     scores: bool = typer.Option(False, "--scores", help="Keep per-snippet scores (JSON; curves in html/png)."),
     embed: bool = typer.Option(False, "--embed", help="html: put the video inside the page (up to 20 MB)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="zeroshot: event names, comma-separated (';' if names contain commas)."),
     vocab: Optional[str] = typer.Option(None, "--vocab", help="zeroshot: unav100, ave, or a file with one name per line."),
     min_duration: Optional[float] = typer.Option(None, "--min-duration", help="zeroshot: drop shorter events (seconds; default 1)."),
     per_modality: bool = typer.Option(False, "--per-modality", help="zeroshot: also report audio-only / visual-only events."),
+    zs_method: Optional[str] = typer.Option(None, "--zs-method", help="zeroshot: av2a (AV²A, CVPR 2025; default for 8+ labels) or softmax-min (default for fewer)."),
     features_dir: Optional[Path] = typer.Option(None, "--features", help="Reuse features written by `avlocate extract` (<DIR>/<stem>.json) instead of decoding."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights (.safetensors) to use instead of the model card's."),
     extractor: Optional[str] = typer.Option(None, "--extractor", help="Run another registered extractor than the card names."),
@@ -125,9 +126,10 @@ def run(
             raise UsageError("--live prints one JSON line per event on stdout: -f, -o, --scores, --features and "
                              "--per-modality do not apply to it")
         raise typer.Exit(run_live_cli(videos, model, device, threshold, labels, vocab, min_duration, checkpoint,
-                                      extractor, precision, stream_options, quiet))
+                                      extractor, precision, stream_options, quiet, zs_method=zs_method))
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
-                          features_dir, checkpoint, extractor, precision, stream_options=stream_options)
+                          features_dir, checkpoint, extractor, precision, stream_options=stream_options,
+                          zs_method=zs_method)
     if output_dir is not None:  # after the options and the model, before the first video
         from ..outputs.atomic import check_output_dir
 

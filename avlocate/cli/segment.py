@@ -72,16 +72,34 @@ def train_segment_command(
 
 
 def evaluate_segment_command(
-    model: str = typer.Option(..., "--model", "-m", help="A trained segment model: its name or its card (.json)."),
-    data: Path = typer.Option(..., "--data", help="AVE-format folder (as for training)."),
+    model: str = typer.Option(..., "--model", "-m", help="A trained segment model (name or card .json), or zeroshot."),
+    data: Optional[Path] = typer.Option(None, "--data", help="AVE-format folder (as for training; zeroshot: with the videos)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="zeroshot: ave = $AVLOCATE_HOME/datasets/ave."),
     split: str = typer.Option("test", "--split", "--subset", help="train, val or test."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Windows per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
+    zs_method: Optional[str] = typer.Option(None, "--zs-method", help="zeroshot: av2a (default) or softmax-min."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="zeroshot: only the first N clips of the split."),
 ) -> None:
     """Segment accuracy (percent, as the papers report it in both settings) of a model on a split."""
-    from ..training.segment import evaluate_segment
-
+    from ..errors import UsageError
     from ..pipeline.models import resolve_device
+
+    if model == "zeroshot":  # runs on the videos themselves (avlocate/zeroshot/evaluate_ave.py)
+        from ..pipeline.fetch import ensure_for_run
+        from ..zeroshot.evaluate_ave import check_root, dataset_root, evaluate_zeroshot_ave
+        from ..zeroshot.methods import resolve
+
+        root = check_root(dataset_root(data, dataset))
+        ensure_for_run("zeroshot", None, resolve(zs_method, None, 28))  # first use: the method's weights
+        score = evaluate_zeroshot_ave(root, split, zs_method, str(resolve_device(device)),
+                                      limit, log=lambda m: typer.echo(m, err=True))
+        typer.echo(score.line(split))
+        return
+    if data is None or dataset is not None or zs_method is not None or limit is not None:
+        raise UsageError("a trained segment model needs --data DIR (its features); --dataset, --zs-method and "
+                         "--limit are for -m zeroshot")
+    from ..training.segment import evaluate_segment
 
     acc = evaluate_segment(model, data, split, batch_size, str(resolve_device(device)))
     typer.echo(f"{split} segment accuracy: {acc:.2f} %")

@@ -182,7 +182,7 @@ def needed_by_model(model: str) -> list[WeightEntry]:
     from ..weights.store import load_card, manifest
 
     if model == "zeroshot":
-        return needed_by_extractor("clip-clap")
+        return _zeroshot_entries()
     known = manifest().get(model)
     if known is not None and find_file(f"{model}.json") is None:
         extractor = known.get("extractor", "")
@@ -200,26 +200,40 @@ def ensure_extractor_weights(extractor: str, offline: bool = False,
     """First use: fetch the missing weights ``extractor`` needs, after one line saying what and
     how big. Nothing is fetched when ``offline`` or an offline switch is set: the extractor then
     raises its own missing-weights error."""
-    missing = [e for e in needed_by_extractor(extractor) if e.url and find_file(e.file) is None]
+    return _ensure(f"the {extractor} extractor", needed_by_extractor(extractor), offline, say)
+
+
+def _ensure(who: str, needed: list[WeightEntry], offline: bool = False,
+            say: Callable[[str], None] | None = None) -> list[Path]:
+    missing = [e for e in needed if e.url and find_file(e.file) is None]
     if not missing or offline or offline_switch() is not None:
         return []
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    say(f"the {extractor} extractor needs weights that are not installed; downloading "
+    say(f"{who} needs weights that are not installed; downloading "
         + ", ".join(f"{e.name} ({e.url}, {upstream_size(e)})" for e in missing)
         + f" into {cache_dir()} (--offline or AVLOCATE_OFFLINE=1 prevents this)")
     return [pull(e.name) for e in missing]
 
 
-def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
-    """First use for ``avlocate run --model MODEL`` (a card name or path, or zeroshot): the
-    extractor's missing weights, fetched unless an offline switch is set."""
+def _zeroshot_entries(zs_method: str | None = None) -> list[WeightEntry]:
+    """The clip-clap files the zero-shot method reads (each method names its own CLIP)."""
+    from ..zeroshot.methods import DEFAULT_METHOD, weight_files
+
+    files = set(weight_files(zs_method or DEFAULT_METHOD))
+    return [e for _, e in sorted(entries().items()) if e.file in files]
+
+
+def ensure_for_run(model: str, extractor: str | None = None, zs_method: str | None = None) -> list[Path]:
+    """First use for ``avlocate run --model MODEL`` (a card name or path, or zeroshot with its
+    ``--zs-method``): the extractor's missing weights, fetched unless an offline switch is set."""
     if model == "zeroshot":
-        if offline_switch() is None and any(e.url and find_file(e.file) is None for e in needed_by_extractor("clip-clap")):
+        needed = _zeroshot_entries(zs_method)
+        if offline_switch() is None and any(e.url and find_file(e.file) is None for e in needed):
             from ..features.clip_clap._deps import require
 
             require("clip")  # a missing library is said before gigabytes are fetched for it
             require("clap")
-        return ensure_extractor_weights("clip-clap")
+        return _ensure(f"the zero-shot model ({zs_method or 'default method'})", needed)
     if extractor is None:
         from ..weights.store import load_card
 

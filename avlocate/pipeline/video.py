@@ -106,27 +106,30 @@ def video_runner(
     extractor: str | None = None,
     precision: str | None = None,
     stream_options: Any = None,
+    zs_method: str | None = None,
 ) -> Callable[[str | Path], Result]:
     """One function per run that turns a video into a Result, with everything loaded once.
 
     ``--model zeroshot`` builds its encoders and label prompts once here; every other model is
     a card + weights loaded (and cached) by :func:`locate`.
     """
+    if model == "zeroshot":
+        from ..zeroshot import ZeroShotModel
+        from .fetch import ensure_for_run
+
+        zs = ZeroShotModel(labels, vocab, device=device, method=zs_method)  # no weight is read yet
+        ensure_for_run(model, None, zs.method)  # first use: the files of the method chosen (its CLIP)
+        return lambda video: zs.locate(video, per_modality=per_modality, keep_scores=keep_scores,
+                                       threshold=threshold, min_duration=min_duration)
     if features_dir is None:  # first use: fetch the extractor's missing weights (unless offline)
         from .fetch import ensure_for_run
         from .models import DEFAULT_MODEL
 
         ensure_for_run(model or DEFAULT_MODEL, extractor)
-    if model == "zeroshot":
-        from ..zeroshot import ZeroShotModel
-
-        zs = ZeroShotModel(labels, vocab, device=device)
-        return lambda video: zs.locate(video, per_modality=per_modality, keep_scores=keep_scores,
-                                       threshold=threshold, min_duration=min_duration)
     if precision not in (None, "fp32") and model == "zeroshot":
         raise UsageError("--precision applies to the i3d-vggish and vgg19-vggish extractors, not to zeroshot")
-    if labels or vocab or per_modality or min_duration is not None:
-        raise UsageError("--labels, --vocab, --per-modality and --min-duration need --model zeroshot")
+    if labels or vocab or per_modality or min_duration is not None or zs_method is not None:
+        raise UsageError("--labels, --vocab, --per-modality, --min-duration and --zs-method need --model zeroshot")
     return lambda video: locate(video, model=model, device=device, threshold=threshold, keep_scores=keep_scores,
                                 features_dir=features_dir, checkpoint=checkpoint, extractor=extractor,
                                 precision=precision, stream_options=stream_options)

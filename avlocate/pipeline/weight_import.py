@@ -16,7 +16,7 @@ from ..weights.store import cache_dir, save_weights
 
 MODEL_SOURCES = ("official-unav", "official-ccnet", "official-vscg")
 #: public checkpoints of the frozen feature extractors (converted to fixed file names)
-EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish", "vgg19", "clip", "clap")
+EXTRACTOR_SOURCES = ("i3d-rgb", "i3d-flow", "raft-sintel", "vggish", "vgg19", "clip", "clap", "clip-openai")
 SOURCES = MODEL_SOURCES + EXTRACTOR_SOURCES
 _EXTRACTOR = {"official-unav": "i3d-vggish", "official-ccnet": "one-peace", "official-vscg": "vgg19-vggish"}
 
@@ -92,6 +92,10 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
         from ..features.clip_clap.weights import import_checkpoint
 
         return _pinned(import_checkpoint(source, checkpoint, out_dir))
+    if source == "clip-openai":  # OpenAI's CLIP ViT-B/32 (quick-GELU): the zero-shot AV²A method's
+        from ..features.clip_clap.weights import CLIP_OPENAI_ARCH, CLIP_OPENAI_TAG, import_checkpoint
+
+        return _pinned(import_checkpoint("clip", checkpoint, out_dir, arch=CLIP_OPENAI_ARCH, tag=CLIP_OPENAI_TAG))
     if source in EXTRACTOR_SOURCES:
         return _pinned(import_extractor_weights(source, checkpoint, out_dir))
     if name is None or classes_file is None:

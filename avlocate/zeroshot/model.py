@@ -5,6 +5,10 @@ Not a trained head (there is no checkpoint and no model card), so it does not go
 :class:`Result` as ``avlocate.pipeline.video.locate`` (model ``"zeroshot"``, weights = the CLIP and
 CLAP weight ids, extractor protocol, device, warnings, timing).
 
+Methods (``--zs-method``, :mod:`.methods`): ``av2a`` (AV²A, CVPR 2025, :mod:`.av2a`; OpenAI
+CLIP ViT-B/32, 1-s windows every 1 s) and ``softmax-min`` (below); without the option, av2a for
+8+ labels, softmax-min for fewer. The rest of this note is softmax-min's.
+
 Snippets: the ``clip-clap`` extractor with 1-s windows every 0.5 s (``hop_seconds=0.5,
 window_hops=2``, one CLIP frame at each window's centre); the half-second hop halves the
 boundary error of 1-s AVE segments while each window still holds a whole second of sound for
@@ -25,6 +29,8 @@ from ..accounting import stage_timing, throughput_record
 from ..errors import UsageError
 from ..features.base import media_request_for
 from ..results import Result
+from . import methods
+from .av2a import Av2aConfig
 from .prompts import PromptSet, TextBank, build_text_bank
 from .scoring import ZeroShotConfig, decode, score_snippets
 from .vocab import resolve_labels
@@ -41,10 +47,10 @@ def default_extractor_config(**overrides: Any):  # noqa: ANN201 - ClipClapConfig
     return ClipClapConfig(**values)
 
 
-def build_extractor(extractor_config: Any = None, device: str = "auto"):  # noqa: ANN201
+def build_extractor(extractor_config: Any = None, device: str = "auto", method: str = "softmax-min"):  # noqa: ANN201
     from ..features.clip_clap.extractor import ClipClapExtractor
 
-    cfg = extractor_config if extractor_config is not None else default_extractor_config(device=device)
+    cfg = extractor_config if extractor_config is not None else methods.extractor_config(method, device=device)
     return ClipClapExtractor(cfg)
 
 
@@ -79,22 +85,35 @@ class ZeroShotModel:
     name = MODEL_NAME
 
     def __init__(self, labels: str | Sequence[str] | None = None, vocab: str | None = None,
-                 config: ZeroShotConfig | None = None, device: str = "auto", extractor: Any = None,
-                 extractor_config: Any = None, prompts: PromptSet | None = None) -> None:
+                 config: ZeroShotConfig | Av2aConfig | None = None, device: str = "auto", extractor: Any = None,
+                 extractor_config: Any = None, prompts: PromptSet | None = None, method: str | None = None) -> None:
+        # ``method`` (CLI --zs-method): "av2a" or "softmax-min"; None: a config's type, else av2a
+        # for 8+ labels and softmax-min for shorter lists (zeroshot/methods.py says why).
         self.labels = resolve_labels(labels, vocab)  # usage errors before any weight is touched
-        self.config = config or ZeroShotConfig()
-        self.extractor = extractor if extractor is not None else build_extractor(extractor_config, device)
+        self.method = methods.resolve(method, config, len(self.labels))
+        if self.method == methods.AV2A:
+            from .av2a import check_labels
+
+            check_labels(self.labels)
+        self.config: Any = config or (Av2aConfig() if self.method == methods.AV2A else ZeroShotConfig())
+        self.extractor = extractor if extractor is not None else build_extractor(extractor_config, device, self.method)
         self.prompts = prompts
-        self._bank: TextBank | None = None
+        self._bank: Any = None
         self.setup_seconds = 0.0
 
-    def text_bank(self) -> TextBank:
+    def text_bank(self) -> Any:
         """Locates the weights and builds both encoders on first use (fails fast, before any
-        video is decoded), then embeds the label and background prompts once."""
+        video is decoded), then embeds the label prompts once: a :class:`TextBank` (labels +
+        background, softmax-min) or an :class:`~.av2a.Av2aText` (one prompt per label, av2a)."""
         if self._bank is None:
             t0 = time.perf_counter()
             clip_enc, clap_enc = self.extractor.clip, self.extractor.clap
-            self._bank = build_text_bank(clip_enc, clap_enc, self.labels, self.prompts)
+            if self.method == methods.AV2A:
+                from .av2a import build_text
+
+                self._bank = build_text(clip_enc, clap_enc, self.labels)
+            else:
+                self._bank = build_text_bank(clip_enc, clap_enc, self.labels, self.prompts)
             self.setup_seconds = time.perf_counter() - t0
         return self._bank
 
@@ -107,7 +126,11 @@ class ZeroShotModel:
         started = time.perf_counter()
         stream = is_stream(video)  # a URL or "-": read once (media/source.py)
         path = video if stream else check_input(video)
-        cfg = with_overrides(self.config, threshold, min_duration)
+        av2a = self.method == methods.AV2A
+        if av2a and per_modality:
+            raise UsageError("--per-modality needs --zs-method softmax-min (av2a reports audio-visual events only)")
+        cfg = methods.av2a_overrides(self.config, threshold, min_duration) if av2a else \
+            with_overrides(self.config, threshold, min_duration)
         ex = self.extractor
         first_use = self._bank is None
         bank = self.text_bank()
@@ -119,18 +142,22 @@ class ZeroShotModel:
             clip = open_clip(path, vspec, aspec)
         features = ex.extract(clip)
         t2 = time.perf_counter()
-        scores = score_snippets(features.visual, features.audio, bank, features.timeline.step_seconds, cfg)
-        t_scored = time.perf_counter()
-        events = decode(scores, features.timeline, cfg, per_modality=per_modality)
+        if av2a:
+            curve, events, t_scored = methods.av2a_events(features, bank, cfg, keep_scores)
+        else:
+            scores = score_snippets(features.visual, features.audio, bank, features.timeline.step_seconds, cfg)
+            t_scored = time.perf_counter()
+            events = decode(scores, features.timeline, cfg, per_modality=per_modality)
+            curve = scores.av
         t3 = time.perf_counter()
 
-        extra: dict[str, Any] = {"labels": list(self.labels)}
+        extra: dict[str, Any] = {"labels": list(self.labels), "zs_method": self.method}
         if keep_scores:
             times = features.timeline.centres(features.num_snippets)
             extra["scores"] = {
                 "times": [round(float(t), 3) for t in times],
                 "classes": list(self.labels),
-                "values": [[round(float(v), 4) for v in row] for row in scores.av],
+                "values": [[round(float(v), 4) for v in row] for row in curve],
             }
         provenance = ex.provenance() if hasattr(ex, "provenance") else {}
         # The stages of every model (avlocate.accounting); "head" is the similarity scoring here.
@@ -166,6 +193,7 @@ def locate_zeroshot(
     extractor: Any = None,
     extractor_config: Any = None,
     prompts: PromptSet | None = None,
+    method: str | None = None,
 ) -> Result:
     """Events of one video for the given label names (``--labels`` and/or ``--vocab``); for many
     videos build one :class:`ZeroShotModel` and call its ``locate``.
@@ -179,6 +207,10 @@ def locate_zeroshot(
 
     if not is_stream(video):
         check_input(video)  # a wrong path is reported before the encoders are built
-    with_overrides(config, threshold, min_duration)  # and bad option values too
-    model = ZeroShotModel(labels, vocab, config, device, extractor, extractor_config, prompts)
+    chosen = methods.resolve(method, config, len(resolve_labels(labels, vocab)))
+    if chosen == methods.AV2A:  # bad option values too
+        methods.av2a_overrides(config if isinstance(config, Av2aConfig) else None, threshold, min_duration)
+    else:
+        with_overrides(config if isinstance(config, ZeroShotConfig) else None, threshold, min_duration)
+    model = ZeroShotModel(labels, vocab, config, device, extractor, extractor_config, prompts, chosen)
     return model.locate(video, per_modality, keep_scores, threshold, min_duration)

@@ -291,3 +291,35 @@ def test_videos_in_flight_share_the_clip_image_and_clap_audio_towers(home, extra
     assert co.rows == 3 * want.num_snippets and co.calls < 3  # three videos' frames, fewer forwards
     co = shared["clap-audio"]
     assert co.rows == 3 * want.num_snippets and co.calls < 3  # three videos' windows, fewer forwards
+
+
+def test_openai_clip_entry_matches_open_clips_own_tables():
+    """The zero-shot AV²A CLIP: open_clip's ViT-B-32 tag "openai" is the hub repo the manifest
+    names, with quick-GELU; ``ViT-B-32-quickgelu`` is ViT-B-32 with quick-GELU (same shapes)."""
+    import open_clip as oc
+
+    from avlocate.weights.manager import entries
+
+    pre = oc.get_pretrained_cfg("ViT-B-32", "openai")
+    assert pre["hf_hub"].rstrip("/") == "timm/vit_base_patch32_clip_224.openai" and pre["quick_gelu"] is True
+    e = entries()["clip-vit-b-32-openai"]
+    assert e.url.startswith("hf://" + pre["hf_hub"].rstrip("/") + "/")
+    assert e.file == W.clip_weights_name(W.CLIP_OPENAI_ARCH, W.CLIP_OPENAI_TAG) and e.import_source == "clip-openai"
+    quick, plain = oc.get_model_config(W.CLIP_OPENAI_ARCH), oc.get_model_config("ViT-B-32")
+    assert quick.get("quick_gelu") is True
+    assert quick["vision_cfg"] == plain["vision_cfg"] and quick["text_cfg"] == plain["text_cfg"]
+
+
+@pytest.mark.slow
+def test_openai_clip_imports_under_its_manifest_name(tmp_path):
+    """A checkpoint of OpenAI's layout (random weights) goes through `weights import --from
+    clip-openai` into the file the av2a method looks for, built with quick-GELU."""
+    from avlocate.pipeline.weight_import import import_official
+
+    torch.manual_seed(3)
+    clip = ClipEncoder.build(W.CLIP_OPENAI_ARCH, None)
+    torch.save(clip.model.state_dict(), tmp_path / "open_clip_pytorch_model.bin")
+    out = import_official("clip-openai", tmp_path / "open_clip_pytorch_model.bin", out_dir=tmp_path / "w")
+    assert out.name == "clip_ViT-B-32-quickgelu_openai.safetensors"
+    back = ClipEncoder.build(W.CLIP_OPENAI_ARCH, out)
+    assert type(back.model.visual.transformer.resblocks[0].mlp.gelu).__name__ == "QuickGELU"

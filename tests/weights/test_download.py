@@ -350,8 +350,9 @@ def test_list_json_shows_the_source_and_check_of_every_real_extractor_weight(cli
     assert rows["clip-vit-b-32"]["check"] == "hub" and rows["clip-vit-b-32"]["source"].startswith("hf://laion/")
     assert rows["esgnet-demo"]["present"] is True and rows["unav"]["source"] is None  # unknown stays unknown
     assert all({"name", "source", "check", "present", "size"} <= row.keys() for row in rows.values())
-    assert {e.name for e in needed_by_model("zeroshot")} == {
-        "clip-vit-b-32", "clap-htsat-tiny", "clap-tokenizer-vocab", "clap-tokenizer-merges"}
+    assert {e.name for e in needed_by_model("zeroshot")} == {  # the default method's (av2a): OpenAI's CLIP
+        "clip-vit-b-32-openai", "clap-htsat-tiny", "clap-tokenizer-vocab", "clap-tokenizer-merges"}
+    assert rows["clip-vit-b-32-openai"]["source"] == "hf://timm/vit_base_patch32_clip_224.openai/open_clip_model.safetensors"
     assert {e.name for e in needed_by_model("unav")} == {"i3d-rgb", "i3d-flow", "raft-sintel", "vggish"}
 
 

@@ -96,3 +96,19 @@ def test_whole_path_on_demo1_with_random_weight_encoders(extractor, repo_root):
     assert res.timing["total"] <= wall and res.timing["extract"] > 0
     print(f"\nzero-shot demo1 ({res.duration:.1f} s, {t} windows, random weights): "
           + ", ".join(f"{k} {v:.2f} s" for k, v in res.timing.items()))
+
+
+def test_av2a_whole_path_with_random_weight_encoders(extractor, repo_root):
+    """The default method for a vocabulary (AV²A) through both real towers: 1-s windows every
+    1 s, one prompt per label and encoder, scores in (0, 1), events inside the video."""
+    from avlocate.zeroshot.methods import extractor_config
+
+    ex = ClipClapExtractor(extractor_config("av2a", clip_arch=ARCH, clip_tag="test", clap_tag="test", device="cpu"))
+    labels = ["bell", "drum", "siren", "engine", "dog barking", "car horn", "piano", "applause"]
+    res = locate_zeroshot(repo_root / "samples" / "demo1.mp4", labels=labels, extractor=ex, keep_scores=True)
+    assert res.extra["zs_method"] == "av2a" and res.feature_protocol["fps"] == 1.0
+    values = res.extra["scores"]["values"]
+    assert len(values) == ex.num_windows(res.duration) == 18
+    assert all(len(row) == 8 and all(0.0 < v < 1.0 for v in row) for row in values)
+    assert all(e.label in labels and 0.0 <= e.start < e.end <= res.duration + 1e-6 for e in res.events)
+    assert res.weights.startswith(f"clip: {ARCH} clip_{ARCH}_test.safetensors@")

@@ -33,6 +33,11 @@ from ..vggish.weights import read_state_dict, write_safetensors
 
 CLIP_DEFAULT_ARCH = "ViT-B-32"
 CLIP_DEFAULT_TAG = "laion2b_s34b_b79k"  # open_clip's pretrained tag of the LAION-2B ViT-B/32
+#: OpenAI's CLIP ViT-B/32, the CLIP of the zero-shot AV²A method: open_clip's pretrained tag "openai"
+#: of ViT-B-32 (hub repo timm/vit_base_patch32_clip_224.openai, quick_gelu=True in open_clip's
+#: pretrained.py), built as open_clip's "ViT-B-32-quickgelu" (the same model with QuickGELU).
+CLIP_OPENAI_ARCH = "ViT-B-32-quickgelu"
+CLIP_OPENAI_TAG = "openai"
 CLAP_DEFAULT_AMODEL = "HTSAT-tiny"
 CLAP_DEFAULT_TAG = "630k-audioset-best"  # LAION-CLAP's non-fusion checkpoint (its model id 1)
 CLAP_TOKENIZER_DIR = "clap_roberta-base_tokenizer"

@@ -85,7 +85,8 @@ def model_analyzer(loaded: Any, threshold: float | None) -> Callable[[Features],
 
 def run_live_cli(videos: Iterable[str], model: str | None, device: str, threshold: float | None,
                  labels: str | None, vocab: str | None, min_duration: float | None, checkpoint: Any,
-                 extractor: str | None, precision: str | None, stream_options: Any, quiet: bool) -> int:
+                 extractor: str | None, precision: str | None, stream_options: Any, quiet: bool,
+                 zs_method: str | None = None) -> int:
     """``avlocate run --live``: exit code 0 (ended, or Ctrl-C), 10 when the stream ended early."""
     from ...errors import UsageError
     from ...media.source import open_input_clip
@@ -100,12 +101,17 @@ def run_live_cli(videos: Iterable[str], model: str | None, device: str, threshol
     if model == "zeroshot":
         from ...zeroshot import ZeroShotModel
 
-        zs = ZeroShotModel(labels, vocab, device=device)
+        zs = ZeroShotModel(labels, vocab, device=device, method=zs_method)
         ex = zs.extractor
-        analyze = zeroshot_analyzer(zs, threshold, min_duration)
+        if zs.method == "av2a":  # decided clip by clip, as the file run (live/av2a.py)
+            from .av2a import Av2aLiveLocator
+
+            analyze, locator = None, Av2aLiveLocator(zs, threshold, min_duration)
+        else:
+            analyze = zeroshot_analyzer(zs, threshold, min_duration)
     else:
-        if labels or vocab or min_duration is not None:
-            raise UsageError("--labels, --vocab and --min-duration need --model zeroshot")
+        if labels or vocab or min_duration is not None or zs_method is not None:
+            raise UsageError("--labels, --vocab, --min-duration and --zs-method need --model zeroshot")
         loaded = load_model(model or DEFAULT_MODEL, device, None if checkpoint is None else str(checkpoint), extractor,
                             precision)
         ex = loaded.extractor
@@ -132,7 +138,8 @@ def run_live_cli(videos: Iterable[str], model: str | None, device: str, threshol
 
 
 def zeroshot_analyzer(zs: Any, threshold: float | None, min_duration: float | None) -> Callable[[Features], list[Event]]:
-    """Zero-shot scoring + decoding of a window of CLIP/CLAP features (as ZeroShotModel.locate)."""
+    """Zero-shot scoring + decoding of a window of CLIP/CLAP features (as ZeroShotModel.locate),
+    for ``--zs-method softmax-min``; av2a runs through :class:`~.av2a.Av2aLiveLocator`."""
     from ...zeroshot.model import with_overrides
     from ...zeroshot.scoring import decode, score_snippets
 
