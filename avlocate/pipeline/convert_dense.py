@@ -157,10 +157,28 @@ def load_official_head(model: str, checkpoint: str | Path, config: Mapping[str, 
     if model not in classes:
         raise WeightsError(f"unknown official model {model!r}; expected one of {', '.join(MODEL_KEYS)}")
     head_cls, cfg_cls = classes[model]
-    cfg = cfg_cls.from_official(dict(config)) if config is not None else cfg_cls()
+    state = load_official_checkpoint(checkpoint, model, prefer_ema)
+    if config is not None:
+        cfg = cfg_cls.from_official(dict(config))
+    else:
+        cfg = cfg_cls.onepeace() if feature_dims(state) == ONE_PEACE_DIMS else cfg_cls()
     head = head_cls(cfg)
-    load_into(head, load_official_checkpoint(checkpoint, model, prefer_ema))
+    load_into(head, state)
     return head.eval()
+
+
+#: (visual, audio) input dims of the ONE-PEACE features; I3D+VGGish are (2048, 128)
+ONE_PEACE_DIMS = (1536, 1536)
+
+
+def feature_dims(state: Mapping[str, torch.Tensor]) -> tuple[int, int] | None:
+    """(visual, audio) input dims read from the first embedding convolutions (avlocate names),
+    whose weights are (embed_dim, input_dim, kernel). The released CCNet checkpoint's features are
+    unknown (its yaml says I3D+VGGish dims, its loader reads ONE-PEACE files): this decides."""
+    v, a = state.get("backbone.visual.embed.convs.0.weight"), state.get("backbone.audio.embed.convs.0.weight")
+    if v is None or a is None or v.dim() != 3 or a.dim() != 3:
+        return None
+    return int(v.shape[1]), int(a.shape[1])
 
 
 def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:

@@ -23,6 +23,8 @@ import torch
 from ..errors import WeightsError
 
 Variant = Literal["fully", "weakly"]
+#: the class name of both official models (vscgfully_model.vscg_net, vscgweakly_model.vscg_net)
+OFFICIAL_VSCG_CLASS = "vscg_net"
 
 _ATTENTION = {
     "attention.affine_audio.": "attention.audio_hidden.",
@@ -148,7 +150,10 @@ def load_official_vscg(path: str | Path) -> tuple[Variant, dict[str, torch.Tenso
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # a whole pickled module: weights_only refuses it
-        obj = load_module_state_dict(path)
+        # `vscg_net` is accepted under any module path of the checkpoint's own code (the older
+        # copies in the repository's history were saved by an earlier layout), and its state must
+        # then have VSCG's keys and shapes (convert_vscg_state_dict / build_vscg_from_converted).
+        obj = load_module_state_dict(path, root_class=OFFICIAL_VSCG_CLASS)
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a VSCG model or state dict; give the "
                            "checkpoint saved by the official VSCG training code")

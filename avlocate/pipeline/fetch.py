@@ -21,20 +21,8 @@ from ..weights.download import Check, Fetch, fetch_hub, fetch_url
 from ..weights.manager import WeightEntry, entries, entry, expected_sha256, pin
 from ..weights.store import cache_dir, find_file, sha256_of
 
-# TRANSFORMERS_OFFLINE: huggingface_hub treats it as HF_HUB_OFFLINE.
-OFFLINE_SWITCHES = ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def offline_switch() -> str | None:
-    """The environment switch that forbids first-use downloads, if one is set."""
-    for name in OFFLINE_SWITCHES:
-        if _truthy(os.environ.get(name)):
-            return name
-    return None
+from ..weights.offline import OFFLINE_SWITCHES, offline_switch  # noqa: F401 - re-exported
+from ..weights.offline import truthy as _truthy
 
 
 def hub_parts(source: str) -> tuple[str, str]:
@@ -143,9 +131,127 @@ def _preflight(e: WeightEntry, timeout: float) -> None:
         raise OfflineError(f"cannot download {what} from {source} ({exc}); {air_gapped_hint(e)}") from None
 
 
-def pull(name: str, timeout: float = 10.0) -> Path:
+def manual_import(e: WeightEntry) -> str:
+    """The exact command that finishes by hand what a pull of model ``e`` would do."""
+    classes = "" if e.class_names else " --classes FILE"
+    return f"avlocate weights import FILE --from {e.import_source} --name {e.name}{classes}"
+
+
+def _classes_of(e: WeightEntry, classes_file: Path | None) -> Path:
+    if classes_file is not None:
+        return Path(classes_file)
+    if e.class_names:
+        from ..weights.store import PACKAGE_ROOT
+
+        return PACKAGE_ROOT / "data" / "vocab" / f"{e.class_names}.txt"
+    raise WeightsError(f"the order of the {e.name} model's output classes is published nowhere (the official code "
+                       f"reads one-hot label files without names), so it cannot be converted blindly; give it: "
+                       f"`avlocate weights pull {e.name} --classes FILE` (one class name per line, in output order)")
+
+
+def _fetch_model_source(e: WeightEntry, src, timeout: float) -> tuple[Path, str]:  # noqa: ANN001
+    """(downloaded upstream file, its sha256) from one automatic source of model ``e``."""
+    from ..weights.manager import pins
+    from ..weights.store import sha256_of
+
+    downloads = cache_dir() / "downloads"
+    upstream = src.upstream or f"{e.name}-official.bin"
+    if src.source.startswith("gdrive:"):
+        from ..weights.drive import download_drive_file
+
+        file_id = src.source.removeprefix("gdrive:")
+        got = download_drive_file(file_id, downloads / upstream, what=f"the official {e.name} checkpoint",
+                                  manual=manual_import(e), timeout=timeout, expect_sha256=pins().get(upstream))
+        print(f"downloaded the official {e.name} checkpoint from Google Drive (id {file_id}): {got.size} bytes, "
+              f"sha256 {got.sha256} (compare it with a colleague's; pinned in {cache_dir() / 'pins.json'})",
+              file=sys.stderr, flush=True)
+        return got.path, got.sha256
+    check = Check.parse(src.check)
+    hint = f"on a machine without access, download it elsewhere and run `{manual_import(e)}`"
+    path = fetch_url(Fetch(src.source, downloads / upstream, check, upstream, hint, connect_timeout=timeout))
+    return path, sha256_of(path)
+
+
+def _pull_model(e: WeightEntry, timeout: float, classes_file: Path | None) -> Path:
+    """Fetch the official checkpoint of model ``e`` from its first reachable source, convert it
+    with ``weights import`` (structure checked there), pin its sha256, install card + weights."""
+    from ..weights.manager import pin
+
+    classes = _classes_of(e, classes_file)
+    auto = [s for s in e.sources if s.fetch == "auto"]
+    first_error: Exception | None = None
+    for src in auto:
+        try:
+            upstream, digest = _fetch_model_source(e, src, timeout)
+        except (OfflineError, WeightsError) as exc:
+            first_error = first_error or exc
+            continue
+        home = cache_dir()
+        staging = Path(tempfile.mkdtemp(dir=home, prefix=".incoming-"))
+        try:
+            from .weight_import import import_official
+
+            card = import_official(e.import_source, upstream, name=e.name, classes_file=classes, out_dir=staging,
+                                   provenance={"upstream": src.source, "upstream_sha256": digest,
+                                               "stated_in": src.stated_in})
+            # weights first, card last: a card is what makes the model "installed"
+            os.replace(staging / f"{e.name}.safetensors", home / f"{e.name}.safetensors")
+            os.replace(card, home / card.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            upstream.unlink(missing_ok=True)  # converted (or refused): the safetensors is what runs use
+        pin(upstream.name, digest)  # trust on first use, after the structure passed
+        return home / f"{e.name}.json"
+    assert first_error is not None or not auto
+    if first_error is not None:
+        raise first_error
+    where = "; ".join(f"{s.host}: {s.browser_url()}" for s in e.sources)
+    raise WeightsError(f"{e.name} is published only where a browser is needed ({where}); download it there and run "
+                       f"`{manual_import(e)}`")
+
+
+def _preflight_model(e: WeightEntry, timeout: float) -> None:
+    """One line, before any folder, lock or announcement, when the first automatic source's host
+    cannot be reached (the later sources are tried only after a failed download)."""
+    src = next((s for s in e.sources if s.fetch == "auto"), None)
+    if src is None:
+        return
+    if src.source.startswith("gdrive:"):
+        from ..weights.drive import check_drive_reachable
+
+        check_drive_reachable(src.source.removeprefix("gdrive:"), f"the official {e.name} checkpoint",
+                              manual_import(e), timeout)
+        return
+    from ..weights.download import check_reachable
+
+    try:
+        check_reachable(src.source, timeout)
+    except OSError as exc:
+        raise OfflineError(f"cannot download the official {e.name} checkpoint from {src.source} ({exc}); "
+                           f"on a machine without access, download it elsewhere and run `{manual_import(e)}`") from None
+
+
+def pull(name: str, timeout: float = 10.0, classes_file: Path | None = None) -> Path:
     """Install manifest entry ``name`` (no-op when present): fetch, verify, convert, install."""
     e = entry(name)
+    if e.kind == "model" and e.sources:
+        card = find_file(f"{e.name}.json")
+        if card is not None and find_file(e.file) is not None:
+            return card
+        if _truthy(os.environ.get("AVLOCATE_OFFLINE")):
+            raise OfflineError(f"AVLOCATE_OFFLINE is set: not downloading the official {e.name} checkpoint from "
+                               f"{e.sources[0].host} ({e.sources[0].browser_url()}); unset it, or download it "
+                               f"elsewhere and run `{manual_import(e)}`")
+        _preflight_model(e, timeout)
+        from filelock import FileLock
+
+        locks = cache_dir() / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(locks / f"{name}.lock")):
+            card = find_file(f"{e.name}.json")
+            if card is not None and find_file(e.file) is not None:
+                return card
+            return _pull_model(e, timeout, classes_file)
     already = find_file(e.file)
     if already is not None:
         return already
@@ -190,9 +296,30 @@ def needed_by_model(model: str) -> list[WeightEntry]:
         extractor = load_card(model).extractor
     needed = needed_by_extractor(extractor)
     own = entries().get(model)
-    if own is not None and own.kind == "model" and own.url:
-        needed.append(own)
+    if own is not None and own.kind == "model" and (own.url or own.sources):
+        needed.insert(0, own)  # the model's own checkpoint first: it is the one a host may refuse
     return needed
+
+
+def ensure_model_weights(model: str) -> Path | None:
+    """First use of a manifest model with official sources (unav, ccnet, vscg): fetch, verify and
+    convert its checkpoint, after one line saying what and from where. Nothing happens when it is
+    installed, has no automatic source, or an offline switch is set (the run then says what is
+    missing, as before)."""
+    own = entries().get(model)
+    if own is None or own.kind != "model" or not any(s.fetch == "auto" for s in own.sources):
+        return None
+    if find_file(f"{model}.json") is not None and find_file(own.file) is not None:
+        return None
+    if offline_switch() is not None:
+        return None
+    src = next(s for s in own.sources if s.fetch == "auto")
+    _classes_of(own, None)  # a model whose classes must be given says so before anything is fetched
+    _preflight_model(own, 10.0)
+    print(f"model {model} is not installed; downloading its official checkpoint from {src.host} "
+          f"({src.browser_url()}, size unknown until the host says), then converting it into {cache_dir()} "
+          f"(--offline or AVLOCATE_OFFLINE=1 prevents this)", file=sys.stderr, flush=True)
+    return pull(model)
 
 
 def ensure_extractor_weights(extractor: str, offline: bool = False,
@@ -220,6 +347,7 @@ def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
             require("clip")  # a missing library is said before gigabytes are fetched for it
             require("clap")
         return ensure_extractor_weights("clip-clap")
+    fetched = ensure_model_weights(model)
     if extractor is None:
         from ..weights.store import load_card
 
@@ -227,4 +355,4 @@ def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
             extractor = load_card(model).extractor
         except WeightsError:
             return []  # no such model: the run's own error says so
-    return ensure_extractor_weights(extractor)
+    return ([fetched] if fetched else []) + ensure_extractor_weights(extractor)

@@ -83,7 +83,8 @@ def import_extractor_weights(source: str, checkpoint: Path, out_dir: Path | None
 
 
 def import_official(source: str, checkpoint: Path, name: str | None = None, classes_file: Path | None = None,
-                    config_file: Path | None = None, out_dir: Path | None = None) -> Path:
+                    config_file: Path | None = None, out_dir: Path | None = None,
+                    provenance: dict | None = None) -> Path:
     """Convert ``checkpoint``; models get ``<name>.safetensors`` + ``<name>.json`` (returns the card
     path), extractor weights their fixed file name (returns it)."""
     if source not in SOURCES:
@@ -99,7 +100,8 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
     classes = read_class_names(classes_file)
     out_dir = out_dir or cache_dir()
     provenance = {"imported_from": str(checkpoint), "source": source,
-                  "metric": "unknown (not re-evaluated here)"}
+                  "metric": "unknown (not re-evaluated here)", **(provenance or {})}
+    extractor = _EXTRACTOR[source]
     if source == "official-vscg":
         from .convert_vscg import build_vscg_from_converted, load_official_vscg
 
@@ -110,7 +112,7 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
         decode = {"kind": "segments"}
         feature_protocol = {"extractor": _EXTRACTOR[source], "fps": 1.0, "window": 1, "stride": 1}
     else:
-        from .convert_dense import load_official_head
+        from .convert_dense import ONE_PEACE_DIMS, load_official_head
 
         model = source.removeprefix("official-")
         config = None
@@ -130,7 +132,11 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
         decode_cfg = DenseDecodeConfig.from_official(test_cfg) if test_cfg else DenseDecodeConfig()
         decode = {"kind": "dense", **asdict(decode_cfg)}
         c = head.cfg
-        feature_protocol = {"extractor": _EXTRACTOR[source], "fps": c.fps, "window": c.window, "stride": c.stride,
+        if (c.input_dim_visual, c.input_dim_audio) == ONE_PEACE_DIMS:
+            extractor = "one-peace"  # decided by the checkpoint's first embedding layers
+        elif (c.input_dim_visual, c.input_dim_audio) == (2048, 128):
+            extractor = "i3d-vggish"
+        feature_protocol = {"extractor": extractor, "fps": c.fps, "window": c.window, "stride": c.stride,
                             "visual_dim": c.input_dim_visual, "audio_dim": c.input_dim_audio}
     if source == "official-vscg":
         # VSCG's outputs are the event classes + background (last); the card lists events only.
@@ -139,7 +145,7 @@ def import_official(source: str, checkpoint: Path, name: str | None = None, clas
         expected = int(head.cfg.num_classes)
     if len(classes) != expected:
         raise WeightsError(f"{classes_file} lists {len(classes)} classes but the checkpoint has {expected} event classes")
-    card = ModelCard(name=name, head=head_name, extractor=_EXTRACTOR[source], classes=classes,
+    card = ModelCard(name=name, head=head_name, extractor=extractor, classes=classes,
                      weights_file=f"{name}.safetensors", head_config=head_config, decode=decode,
                      feature_protocol=feature_protocol,
                      provenance=provenance, description=f"{source} checkpoint imported by avlocate")

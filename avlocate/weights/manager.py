@@ -19,6 +19,40 @@ from .store import BUNDLED_DIR, cache_dir, find_file, sha256_of
 
 
 @dataclass(frozen=True)
+class Source:
+    """One place a weight's upstream file is published, and how a copy from there is verified."""
+
+    source: str  # URL | hf://REPO/FILE | gdrive:ID | gdrive-folder:ID/FILE | baidu:ID
+    check: str | None  # git-blob-sha1:ID | sha256-prefix:HEX | sha256:HEX | hub | structure+sha256-pin
+    upstream: str | None = None  # a file name for the downloaded copy
+    fetch: str = "auto"  # "auto": avlocate downloads it; "browser": only a person can (listed for them)
+    stated_in: str = ""
+    password: str | None = None
+
+    @property
+    def host(self) -> str:
+        if self.source.startswith("gdrive:"):
+            return "Google Drive"
+        if self.source.startswith("gdrive-folder:"):
+            return "a Google Drive folder"
+        if self.source.startswith("baidu:"):
+            return "Baidu Netdisk"
+        if self.source.startswith("hf://"):
+            return "the Hugging Face hub"
+        return self.source.split("/")[2] if "://" in self.source else self.source
+
+    def browser_url(self) -> str:
+        kind, _, ident = self.source.partition(":")
+        if kind == "gdrive":
+            return f"https://drive.google.com/file/d/{ident}"
+        if kind == "gdrive-folder":
+            return f"https://drive.google.com/drive/folders/{ident.split('/')[0]}"
+        if kind == "baidu":
+            return f"https://pan.baidu.com/s/{ident}" + (f" (password {self.password})" if self.password else "")
+        return self.source
+
+
+@dataclass(frozen=True)
 class WeightEntry:
     name: str
     kind: str  # "model" or "file"
@@ -32,6 +66,8 @@ class WeightEntry:
     check: str | None = None  # how a download is verified: sha256-prefix:HEX | git-blob-sha1:ID | sha256:HEX | hub
     size: int | None = None  # bytes of the upstream file, when known
     extractors: tuple[str, ...] = ()  # extractors that need this file (first-use fetching)
+    sources: tuple[Source, ...] = ()  # every known location, in the order a pull tries them
+    class_names: str | None = None  # models: the shipped vocabulary (data/vocab/NAME.txt) in output order
 
 
 def manifest_path() -> Path:
@@ -54,8 +90,19 @@ def entries() -> dict[str, WeightEntry]:
                 note=e.get("note", ""), import_source=e.get("import"),
                 check=e.get("check") or (f"sha256:{e['sha256']}" if e.get("sha256") else None),
                 size=e.get("size"), extractors=tuple(e.get("extractors", ())),
+                sources=_sources(e), class_names=e.get("class_names"),
             )
     return out
+
+
+def _sources(e: dict) -> tuple[Source, ...]:
+    listed = e.get("sources")
+    if listed:
+        return tuple(Source(source=s["source"], check=s.get("check"), upstream=s.get("upstream"),
+                            fetch=s.get("fetch", "auto"), stated_in=s.get("stated_in", ""),
+                            password=s.get("password")) for s in listed)
+    one = e.get("source") or e.get("url")
+    return (Source(one, e.get("check")),) if one else ()
 
 
 def entry(name: str) -> WeightEntry:
