@@ -191,7 +191,9 @@ def _pull_model(e: WeightEntry, timeout: float, classes_file: Path | None) -> Pa
         try:
             from .weight_import import import_official
 
+            config = Path(e.import_config) if e.import_config else None
             card = import_official(e.import_source, upstream, name=e.name, classes_file=classes, out_dir=staging,
+                                   config_file=config,
                                    provenance={"upstream": src.source, "upstream_sha256": digest,
                                                "stated_in": src.stated_in})
             # weights first, card last: a card is what makes the model "installed"
