@@ -348,11 +348,13 @@ def test_list_json_shows_the_source_and_check_of_every_real_extractor_weight(cli
     assert rows["vgg19"]["source"] == "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
     assert rows["vgg19"]["check"] == "sha256-prefix:dcbb9e9d"
     assert rows["clip-vit-b-32"]["check"] == "hub" and rows["clip-vit-b-32"]["source"].startswith("hf://laion/")
-    assert rows["esgnet-demo"]["present"] is True and rows["unav"]["source"] is None  # unknown stays unknown
+    assert rows["esgnet-demo"]["present"] is True and rows["esgnet"]["source"] is None  # unknown stays unknown
     assert all({"name", "source", "check", "present", "size"} <= row.keys() for row in rows.values())
     assert {e.name for e in needed_by_model("zeroshot")} == {
         "clip-vit-b-32", "clap-htsat-tiny", "clap-tokenizer-vocab", "clap-tokenizer-merges"}
-    assert {e.name for e in needed_by_model("unav")} == {"i3d-rgb", "i3d-flow", "raft-sintel", "vggish"}
+    # the official checkpoint first (the host most likely to refuse), then the extractor's files
+    assert [e.name for e in needed_by_model("unav")][0] == "unav"
+    assert {e.name for e in needed_by_model("unav")} == {"unav", "i3d-rgb", "i3d-flow", "raft-sintel", "vggish"}
 
 
 def test_download_progress_shows_on_a_terminal_and_nothing_when_piped(tmp_path, file_host):
