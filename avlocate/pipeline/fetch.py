@@ -144,9 +144,12 @@ def _classes_of(e: WeightEntry, classes_file: Path | None) -> Path:
         from ..weights.store import PACKAGE_ROOT
 
         return PACKAGE_ROOT / "data" / "vocab" / f"{e.class_names}.txt"
+    train = (f"; or train your own: `avlocate train-segment --head {e.head} --data DIR --out DIR --name NAME`"
+             if e.head in ("vscg", "vscg-weakly") else "")
     raise WeightsError(f"the order of the {e.name} model's output classes is published nowhere (the official code "
                        f"reads one-hot label files without names), so it cannot be converted blindly; give it: "
-                       f"`avlocate weights pull {e.name} --classes FILE` (one class name per line, in output order)")
+                       f"`avlocate weights pull {e.name} --classes FILE` (one class name per line, in output order)"
+                       f"{train}")
 
 
 def _fetch_model_source(e: WeightEntry, src, timeout: float) -> tuple[Path, str]:  # noqa: ANN001

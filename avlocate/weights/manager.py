@@ -68,6 +68,7 @@ class WeightEntry:
     extractors: tuple[str, ...] = ()  # extractors that need this file (first-use fetching)
     sources: tuple[Source, ...] = ()  # every known location, in the order a pull tries them
     class_names: str | None = None  # models: the shipped vocabulary (data/vocab/NAME.txt) in output order
+    head: str | None = None  # models: the head it runs on
     import_config: str | None = None  # models: official config JSON for `weights import --config` (default: paper's)
 
 
@@ -91,7 +92,7 @@ def entries() -> dict[str, WeightEntry]:
                 note=e.get("note", ""), import_source=e.get("import"),
                 check=e.get("check") or (f"sha256:{e['sha256']}" if e.get("sha256") else None),
                 size=e.get("size"), extractors=tuple(e.get("extractors", ())),
-                sources=_sources(e), class_names=e.get("class_names"),
+                sources=_sources(e), class_names=e.get("class_names"), head=e.get("head"),
                 import_config=str(path.parent / e["import_config"]) if e.get("import_config") else None,
             )
     return out

@@ -85,9 +85,16 @@ def load_card(model: str) -> ModelCard:
         return ModelCard.load(found)
     known = manifest().get(model)
     if known is not None:
+        if known.get("sources") or known.get("source"):
+            how = (f"`avlocate weights pull {model}` fetches it where the network is allowed (not with --offline, "
+                   f"AVLOCATE_OFFLINE or HF_HUB_OFFLINE), or convert a copy by hand with "
+                   f"`avlocate weights import FILE --from {known.get('import', 'SOURCE')} --name {model}`")
+        else:
+            how = (f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with "
+                   "`avlocate weights import`")
         raise WeightsError(
-            f"model {model!r} is known but its weights are not installed ({known.get('note', 'no download source is available offline')}); "
-            f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with `avlocate weights import`"
+            f"model {model!r} is known but its weights are not installed "
+            f"({known.get('note', 'no download source is available offline')}); {how}"
         )
     if model in _HEAD_VARIANTS:  # named in the README as variants: say how to get such a model
         raise WeightsError(f"{model!r} is a head variant, not a model: train one with `avlocate train-segment "
