@@ -272,7 +272,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path, stdin=None) -> tuple[s
     return p, time.monotonic() - t0
 
 
-@pytest.mark.parametrize("command", ["run", "batch"])
+@pytest.mark.parametrize("command", ["run", "batch", "live"])
 def test_official_checkpoint_first_use_without_a_route_fails_fast_naming_the_source(tmp_path, unused_port, command):
     """The shipped manifest, Drive unreachable (nothing listens where its traffic goes), no
     offline switch: exit 8, one stderr line naming the official source, nothing left."""
@@ -281,9 +281,24 @@ def test_official_checkpoint_first_use_without_a_route_fails_fast_naming_the_sou
     env.update(PYTHONPATH=str(REPO), AVLOCATE_HOME=str(tmp_path / "home"), AVLOCATE_WEIGHTS=str(tmp_path / "none"),
                AVLOCATE_DRIVE_ENDPOINT=f"http://127.0.0.1:{unused_port}")
     out = tmp_path / "X.jsonl"
-    args = ["run", str(REPO / "samples" / "demo1.mp4"), "--model", "unav"] if command == "run" else \
-        ["batch", str(REPO / "samples"), "--out", str(out), "--model", "unav"]
-    p, took = _run(args, env, tmp_path)
+    stdin = None
+    if command == "live":  # `avlocate run - --live --model unav < stream.ts`
+        sys.path.insert(0, str(REPO / "tests"))
+        from stream_fixtures import remux_to_ts
+
+        ts = tmp_path.parent / f"{tmp_path.name}-stream.ts"
+        remux_to_ts(REPO / "samples" / "demo1.mp4", ts)
+        stdin = open(ts, "rb")  # noqa: SIM115 - closed below
+        args = ["run", "-", "--live", "--model", "unav"]
+    else:
+        args = ["run", str(REPO / "samples" / "demo1.mp4"), "--model", "unav"] if command == "run" else \
+            ["batch", str(REPO / "samples"), "--out", str(out), "--model", "unav"]
+    try:
+        p, took = _run(args, env, tmp_path, stdin)
+    finally:
+        if stdin is not None:
+            stdin.close()
+            ts.unlink()
     assert p.returncode == 8, p.stderr
     assert took < 60
     lines = p.stderr.strip().splitlines()
