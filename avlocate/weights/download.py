@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OfflineError, WeightsError
+from .store import sha256_of
 
 _BLOCK = 1 << 20
 
@@ -62,18 +63,10 @@ class Check:
         if self.kind == "git-blob-sha1":
             got = git_blob_sha1(path)
             return None if got == self.value else f"git blob sha1 {got[:12]}…, expected {self.value[:12]}…"
-        got = sha256_file(path)
+        got = sha256_of(path)
         if self.kind == "sha256-prefix":
             return None if got.startswith(self.value) else f"sha256 {got[:12]}…, expected it to start with {self.value}"
         return None if got == self.value else f"sha256 {got[:12]}…, expected {self.value[:12]}…"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:

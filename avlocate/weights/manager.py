@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WeightsError
-from .store import BUNDLED_DIR, cache_dir, find_file, sha256_of
+from .store import cache_dir, find_file, manifest_path, read_manifest, sha256_of
 
 
 @dataclass(frozen=True)
@@ -72,16 +72,9 @@ class WeightEntry:
     import_config: str | None = None  # models: official config JSON for `weights import --config` (default: paper's)
 
 
-def manifest_path() -> Path:
-    return Path(os.environ.get("AVLOCATE_MANIFEST", BUNDLED_DIR / "manifest.json"))
-
-
 def entries() -> dict[str, WeightEntry]:
     path = manifest_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"weights manifest {path} is not readable JSON ({exc})") from None
+    data = read_manifest()
     out: dict[str, WeightEntry] = {}
     for kind, group in (("model", data.get("models", {})), ("file", data.get("files", {}))):
         for name, e in group.items():

@@ -60,6 +60,7 @@ def find_file(name: str) -> Path | None:
 
 
 def sha256_of(path: Path) -> str:
+    """The one sha256 of a file (streamed) in avlocate."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -67,12 +68,23 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def manifest_path() -> Path:
+    """The manifest of known weights: ``$AVLOCATE_MANIFEST`` (e.g. a mirror's), else the bundled one."""
+    return Path(os.environ.get("AVLOCATE_MANIFEST", BUNDLED_DIR / "manifest.json"))
+
+
+def read_manifest() -> dict:
+    """The one reader of the manifest (models and files), as JSON."""
+    path = manifest_path()
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"weights manifest {path} is not readable JSON ({exc})") from None
+
+
 def manifest() -> dict[str, dict]:
-    """Known models (bundled or downloadable) from the bundled ``assets/weights/manifest.json``."""
-    path = BUNDLED_DIR / "manifest.json"
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8")).get("models", {})
+    """Known models (bundled or downloadable), from :func:`read_manifest`."""
+    return read_manifest().get("models", {})
 
 
 def load_card(model: str) -> ModelCard:
