@@ -88,7 +88,7 @@ def evaluate_cmd(
         raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
         raise InputNotFoundError(f"--features {features}: no such folder; check the path")
-    from ..pipeline.fetch import ensure_model_weights
+    from ..weights.fetch import ensure_model_weights
 
     ensure_model_weights(model)  # an official model (unav, ccnet): fetched and converted on first use
     try:

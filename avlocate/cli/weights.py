@@ -57,7 +57,7 @@ def weights_pull(
                                            "one class name per line, in output order."),
 ) -> None:
     """Download, verify and convert upstream weights into $AVLOCATE_HOME (no pickle code runs)."""
-    from ..pipeline.fetch import needed_by_model, pull
+    from ..weights.fetch import needed_by_model, pull
 
     if (name is None) == (for_model is None):
         raise UsageError("give a weights NAME or --for MODEL (one of them)")
@@ -98,7 +98,7 @@ def weights_import(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
 ) -> None:
     """Convert a checkpoint once into safetensors (+ a model card); no pickle code runs."""
-    from ..pipeline.weight_import import import_official
+    from ..weights.weight_import import import_official
     from ..weights.manager import entries
 
     if not checkpoint.is_file():

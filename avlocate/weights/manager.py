@@ -2,7 +2,7 @@
 
 Every known weight file is in the package's ``assets/weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
 one, e.g. a mirror's): models (heads with a card) and files (frozen extractors). Downloads go to
-``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.pipeline.fetch`). Where
+``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.weights.fetch`). Where
 the manifest knows no sha256 (nothing was verifiable here), the first download or import pins
 the hash it saw in ``$AVLOCATE_HOME/pins.json`` and every later ``verify`` checks against it.
 """

@@ -219,7 +219,7 @@ def test_pull_from_an_unreachable_hub_fails_fast_in_one_line(tmp_path, unused_po
 
 
 def test_first_use_fetch_says_what_and_how_big_then_downloads(tmp_path, monkeypatch, file_host, home):
-    from avlocate.pipeline.fetch import ensure_extractor_weights
+    from avlocate.weights.fetch import ensure_extractor_weights
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
@@ -336,7 +336,7 @@ def test_pull_for_a_model_fetches_everything_its_extractor_needs(cli, tmp_path, 
 
 def test_list_json_shows_the_source_and_check_of_every_real_extractor_weight(cli, home, monkeypatch):
     """The bundled manifest: every real extractor file has an upstream source and a check."""
-    from avlocate.pipeline.fetch import needed_by_model
+    from avlocate.weights.fetch import needed_by_model
 
     monkeypatch.delenv("AVLOCATE_MANIFEST", raising=False)
     r = cli("weights", "list", "--json")

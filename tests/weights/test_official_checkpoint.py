@@ -210,7 +210,7 @@ def test_official_checkpoint_vscg_from_the_git_host_under_a_historical_module_pa
 
 def test_official_checkpoint_vscg_pickle_whose_state_is_not_vscg_is_refused(tmp_path, reference_dir):
     from avlocate.errors import WeightsError
-    from avlocate.pipeline.convert_vscg import load_official_vscg
+    from avlocate.weights.convert_vscg import load_official_vscg
 
     ckpt = tmp_path / "other.pt"
     mod = types.ModuleType("someone_else.model")
@@ -231,7 +231,7 @@ def test_official_checkpoint_vscg_pickle_whose_state_is_not_vscg_is_refused(tmp_
 def test_official_checkpoint_ccnet_features_are_read_from_its_embedding_shapes(tmp_path, reference_dir):
     """The same converter writes `one-peace` or `i3d-vggish` into the card, from the first
     embedding convolutions' input widths."""
-    from avlocate.pipeline.weight_import import import_official
+    from avlocate.weights.weight_import import import_official
 
     small = reference_dir / "dense" / "ccnet" / "small"
     state = torch.load(small / "state_dict.pt", weights_only=True)

@@ -6,7 +6,8 @@ or a bare state dict. ``module.`` prefixes (nn.DataParallel) are stripped. Files
 ``torch.load(weights_only=True)``: loading never executes code.
 
 avlocate names its modules after what they do; every official key is renamed by the explicit
-table below (checked 1:1 against the model by the tests). Shapes are unchanged.
+table below (checked 1:1 against the model by the tests). Shapes are unchanged. Building the head
+from the converted tensors is the head's side: :mod:`avlocate.heads.dense.official`.
 """
 from __future__ import annotations
 
@@ -142,29 +143,6 @@ def load_official_checkpoint(path: str | Path, model: str, prefer_ema: bool = Tr
         raise WeightsError(f"cannot read {path} as a weights-only PyTorch checkpoint ({_first_words(exc)}); give an "
                            "undamaged checkpoint saved by torch.save (avlocate never runs code from a pickle)") from None
     return convert_state_dict(unwrap_checkpoint(obj, prefer_ema), model)
-
-
-def load_official_head(model: str, checkpoint: str | Path, config: Mapping[str, object] | None = None,
-                       prefer_ema: bool = True) -> torch.nn.Module:
-    """An avlocate head (eval mode) with an official checkpoint's weights.
-
-    ``config`` is the official config dict (the yaml merged with the defaults, as in
-    ``config.json["config"]``); without it the paper configuration of ``model`` is used.
-    """
-    from ..heads.dense import CcnetConfig, CcnetHead, UnavConfig, UnavHead
-
-    classes = {"unav": (UnavHead, UnavConfig), "ccnet": (CcnetHead, CcnetConfig)}
-    if model not in classes:
-        raise WeightsError(f"unknown official model {model!r}; expected one of {', '.join(MODEL_KEYS)}")
-    head_cls, cfg_cls = classes[model]
-    state = load_official_checkpoint(checkpoint, model, prefer_ema)
-    if config is not None:
-        cfg = cfg_cls.from_official(dict(config))
-    else:
-        cfg = cfg_cls.onepeace() if feature_dims(state) == ONE_PEACE_DIMS else cfg_cls()
-    head = head_cls(cfg)
-    load_into(head, state)
-    return head.eval()
 
 
 #: (visual, audio) input dims of the ONE-PEACE features; I3D+VGGish are (2048, 128)
