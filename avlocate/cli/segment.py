@@ -88,10 +88,10 @@ def evaluate_segment_command(
     if model == "zeroshot":  # runs on the videos themselves (avlocate/zeroshot/evaluate_ave.py)
         from ..pipeline.fetch import ensure_for_run
         from ..zeroshot.evaluate_ave import check_root, dataset_root, evaluate_zeroshot_ave
-        from ..zeroshot.methods import resolve
+        from ..zeroshot.methods import resolve, weight_files
 
         root = check_root(dataset_root(data, dataset))
-        ensure_for_run("zeroshot", None, resolve(zs_method, None, 28))  # first use: the method's weights
+        ensure_for_run("zeroshot", None, weight_files(resolve(zs_method, None, 28)))  # first use: the method's weights
         score = evaluate_zeroshot_ave(root, split, zs_method, str(resolve_device(device)),
                                       limit, log=lambda m: typer.echo(m, err=True))
         typer.echo(score.line(split))
@@ -99,6 +99,9 @@ def evaluate_segment_command(
     if data is None or dataset is not None or zs_method is not None or limit is not None:
         raise UsageError("a trained segment model needs --data DIR (its features); --dataset, --zs-method and "
                          "--limit are for -m zeroshot")
+    from ..weights.fetch import ensure_model_weights
+
+    ensure_model_weights(model)  # an official model (vscg): fetched and converted on first use
     from ..training.segment import evaluate_segment
 
     acc = evaluate_segment(model, data, split, batch_size, str(resolve_device(device)))
