@@ -297,7 +297,7 @@ def needed_by_model(model: str, files: Collection[str] | None = None) -> list[We
     from .store import load_card, manifest
 
     if model == "zeroshot":
-        return _only(needed_by_extractor("clip-clap"), files)
+        return _only(_zeroshot_candidates(), files)
     known = manifest().get(model)
     if known is not None and find_file(f"{model}.json") is None:
         extractor = known.get("extractor", "")
@@ -331,6 +331,11 @@ def ensure_model_weights(model: str) -> Path | None:
     return pull(model)
 
 
+def _zeroshot_candidates() -> list[WeightEntry]:
+    """The clip-clap extractor's files plus the CLIPs only zero-shot methods read."""
+    return [e for _, e in sorted(entries().items()) if {"clip-clap", "zeroshot"} & set(e.extractors)]
+
+
 def _only(needed: list[WeightEntry], files: Collection[str] | None) -> list[WeightEntry]:
     return needed if files is None else [e for e in needed if e.file in set(files)]
 
@@ -342,10 +347,15 @@ def ensure_extractor_weights(extractor: str, offline: bool = False,
     given), after one line saying what and how big. Nothing is fetched when ``offline`` or an
     offline switch is set: the extractor then raises its own missing-weights error."""
     missing = [e for e in _only(needed_by_extractor(extractor), files) if e.url and find_file(e.file) is None]
+    return _say_and_pull(f"the {extractor} extractor", missing, offline, say)
+
+
+def _say_and_pull(who: str, missing: list[WeightEntry], offline: bool = False,
+                  say: Callable[[str], None] | None = None) -> list[Path]:
     if not missing or offline or offline_switch() is not None:
         return []
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    say(f"the {extractor} extractor needs weights that are not installed; downloading "
+    say(f"{who} needs weights that are not installed; downloading "
         + ", ".join(f"{e.name} ({e.url}, {upstream_size(e)})" for e in missing)
         + f" into {cache_dir()} (--offline or AVLOCATE_OFFLINE=1 prevents this)")
     return [pull(e.name) for e in missing]
@@ -357,14 +367,15 @@ def ensure_for_run(model: str, extractor: str | None = None, files: Collection[s
     is set."""
     if model == "zeroshot":
         if offline_switch() is None and any(e.url and find_file(e.file) is None
-                                            for e in _only(needed_by_extractor("clip-clap"), files)):
+                                            for e in _only(_zeroshot_candidates(), files)):
             from ..registry import EXTRACTORS
 
             # a missing library is said before gigabytes are fetched for it
             check = getattr(EXTRACTORS.get("clip-clap"), "require_libraries", None)
             if check is not None:
                 check()
-        return ensure_extractor_weights("clip-clap", files=files)
+        missing = [e for e in _only(_zeroshot_candidates(), files) if e.url and find_file(e.file) is None]
+        return _say_and_pull("the zero-shot model", missing)
     fetched = ensure_model_weights(model)
     if extractor is None:
         from .store import load_card
