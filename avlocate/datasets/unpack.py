@@ -90,7 +90,7 @@ def _zip_members(zf: zipfile.ZipFile, archive: Path) -> list[Member]:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise DatasetError(f"{archive}: member {info.filename!r} is a link; refused, nothing unpacked")
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # no type bits: a plain file
             raise DatasetError(f"{archive}: member {info.filename!r} is not a regular file; refused, nothing unpacked")
         out.append(Member(info.filename, info.file_size, info.is_dir()))
     return out
