@@ -61,6 +61,14 @@ class OfflineError(WeightsError):
     exit_code = 8
 
 
+class DriveRefusedError(OfflineError):
+    """Google Drive answered, but with a page instead of the file (quota exceeded, sign-in, a
+    file no longer shared). Same exit code as :class:`OfflineError`: the way out is the same (get
+    the file another way, then ``avlocate weights import``)."""
+
+    exit_code = 8
+
+
 class TimeoutError_(AvlocateError):
     """A per-file time limit was exceeded (batch --timeout)."""
 

@@ -134,3 +134,23 @@ def unused_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+@pytest.fixture
+def drive(tmp_path_factory, monkeypatch):
+    """A Google Drive stand-in (see drive_server.py), with this process's Drive traffic sent to it."""
+    pytest.importorskip("trustme")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from drive_server import serve_drive
+
+    host, httpd = serve_drive(tmp_path_factory.mktemp("drive"))
+    for k, v in host.env().items():
+        monkeypatch.setenv(k, v)
+    for switch in ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # Drive tests go online
+        monkeypatch.delenv(switch, raising=False)
+    yield host
+    httpd.shutdown()
+    httpd.server_close()
