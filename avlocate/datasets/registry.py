@@ -200,10 +200,11 @@ def get(name: str) -> Dataset:
     return known[name]
 
 
-def as_records() -> list[dict[str, Any]]:
-    """The table as JSON-able records (``datasets list --json``; also what ``$AVLOCATE_DATASETS`` reads)."""
+def as_records(table: dict[str, Dataset] | None = None) -> list[dict[str, Any]]:
+    """The table (default: the one in use) as JSON-able records (``datasets list --json``; also
+    what ``$AVLOCATE_DATASETS`` reads)."""
     out = []
-    for d in datasets().values():
+    for d in (datasets() if table is None else table).values():
         rec = asdict(d)
         rec["annotations"] = [asdict(f) for f in d.annotations]
         rec["features"] = {k: {**asdict(fs), "files": [asdict(f) for f in fs.files]} for k, fs in d.features.items()}
