@@ -15,7 +15,7 @@ import numpy as np
 
 from avlocate.datasets.registry import BUILTIN, as_records
 
-CLASSES = ["dog_barking", "car_horn", "guitar"]
+CLASSES = ["dog_barking", "car_horn", "guitar", "church_bell"]  # 4: ESG-Net splits classes over its heads
 LITE = {"fps": 8.0, "window": 4, "stride": 2, "visual": 56, "audio": 81}
 
 
@@ -58,8 +58,8 @@ def unav_annotations(lengths: list[int], train: int, rng: np.random.Generator, f
     for i, t in enumerate(lengths):
         vid = f"yt{i:03d}xyz"
         anns, st = [], []
-        for _ in range(int(rng.integers(1, 3))):
-            k = int(rng.integers(0, len(CLASSES)))
+        for j in range(int(rng.integers(1, 3))):
+            k = (2 * i + j) % len(CLASSES)  # every class appears
             s = int(rng.integers(0, t - 8))
             e = int(min(t - 1, s + rng.integers(5, 10)))
             secs = [round((x * stride + 0.5 * window) / fps, 3) for x in (s, e)]
