@@ -182,6 +182,8 @@ def train_segment_on_dataset(head: str, dataset: str = "ave", out_dir: Path | No
     ds = get(dataset)
     if ds.kind != "segments":
         raise UsageError(f"data set {dataset} is dense: `avlocate train --head esgnet|unav|ccnet --dataset {dataset}`")
+    if LAYOUT[head] == "clip-clap":
+        _prepare_clip_clap(ds, dataset_dir(dataset, directory), directory, timeout, log)
     ds, fs, folder = ensure_dataset(dataset, LAYOUT[head], directory, timeout, log)
     out_dir = Path(out_dir) if out_dir is not None else _default_out()
     res = train_segment(folder / fs.folder, head, out_dir, name or head, config, log=log)
@@ -196,3 +198,44 @@ def train_segment_on_dataset(head: str, dataset: str = "ave", out_dir: Path | No
                        "paper": paper or "no published number for this head and these features"}
     card.save(res.card_path)
     return DatasetRun(res.card_path, measured, paper)
+
+
+def _prepare_clip_clap(ds: Dataset, folder: Path, directory: Path | str | None, timeout: float,
+                       log: Callable[[str], None]) -> None:
+    """AVSGN's features exist nowhere: pull the annotations and the videos, and say how to extract
+    them (``avlocate extract``, resumable); once extracted, write the label-text embeddings of the
+    data's classes (``label_text.h5``) with the same extractor."""
+    from ..datasets.ave import ANNOTATIONS, LAYOUTS
+
+    spec = LAYOUTS["clip-clap"]
+    if (folder / spec["visual"]).is_file() and (folder / spec["audio"]).is_file():
+        if not (folder / spec["text"]).is_file():
+            write_label_text(folder)
+        return
+    if ds.videos is not None and not (folder / ds.videos.dest).is_dir():
+        log(f"pulling the {ds.title} videos into {folder}")
+        pull(ds.name, None, True, directory, None, timeout, log)
+    videos = folder / (ds.videos.dest if ds.videos is not None else "videos")
+    raise DatasetError(f"{ds.title} has no published CLIP/CLAP features; the videos are in {videos}: extract them "
+                       f"with `avlocate extract {videos} -e clip-clap --layout ave -o {folder}` (its "
+                       f"{ANNOTATIONS} sets the row order), then run this command again")
+
+
+def write_label_text(folder: Path) -> Path:
+    """``label_text.h5`` of the classes of ``folder/Annotations.txt`` (first-appearance order, as
+    :func:`avlocate.datasets.ave.class_list`), from the clip-clap extractor's text towers."""
+    import numpy as np
+
+    from ..datasets.ave import ANNOTATIONS, LAYOUTS, _h5py, class_list, read_annotations
+    from ..extraction.video import build_extractor
+
+    classes = class_list(read_annotations(folder / ANNOTATIONS))[:-1]
+    emb = build_extractor("clip-clap").label_text(classes)  # type: ignore[attr-defined]
+    path = folder / LAYOUTS["clip-clap"]["text"]
+    tmp = path.with_name(path.name + ".tmp")
+    with _h5py().File(tmp, "w") as f:
+        f.create_dataset("clip", data=np.asarray(emb.clip.detach().cpu(), dtype=np.float32))
+        f.create_dataset("clap", data=np.asarray(emb.clap.detach().cpu(), dtype=np.float32))
+        f.create_dataset("classes", data=[c.encode("utf-8") for c in classes])
+    tmp.replace(path)
+    return path

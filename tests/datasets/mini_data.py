@@ -183,7 +183,8 @@ def serve(table_path: Path, git_host, drive, unav: tuple[bytes, dict[str, bytes]
         u["default_features"] = "lite"
     if ave is not None:
         a = by_name["ave"]
-        for f in a["annotations"] + a["features"]["vgg19-vggish"]["files"]:
-            host_file(f, ave[f["name"]])
+        for f in a["annotations"] + a["features"]["vgg19-vggish"]["files"] + [a["videos"]]:
+            if f["name"] in ave:
+                host_file(f, ave[f["name"]])
     table_path.write_text(json.dumps({"datasets": records}))
     return by_name
