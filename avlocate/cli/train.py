@@ -44,13 +44,22 @@ def train_cmd(
     timeout: float = typer.Option(30.0, "--timeout", help="With --dataset: seconds to wait for a data host."),
     fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files) or onepeace."),
     subset: str = typer.Option("train", "--subset", help="Annotation subset to train on."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: the paper's (40)."),
+    epochs: Optional[int] = typer.Option(
+        None, "--epochs", min=1,
+        help="Default: the paper's (40). As the official loop, epochs + the warm-up epochs (5) are trained."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the paper's recipe."),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the paper's recipe)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps."),
     head_config: Optional[str] = typer.Option(None, "--head-config", help="JSON (or .json file) of head config overrides."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Training seed (default: the recipe's)."),
+    precision: str = typer.Option("fp32", "--precision",
+                                  help="fp32 (the official recipe), bf16, fp16 (CUDA only) or auto (bf16 where the GPU supports it)."),
+    restart: bool = typer.Option(False, "--restart",
+                                 help="Ignore <out>/<name>.train-state.pt and train from the start (default: resume after its last epoch)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
+                                            help="Progress bar (default: on a terminal)."),
+    cache: str = typer.Option("auto", "--cache", help="Features in memory (memory), read per batch (disk), or auto (memory when they fit)."),
 ) -> None:
     """Train a dense head with its paper's recipe; writes safetensors + a model card (EMA weights)."""
     from ..pipeline.models import resolve_device
@@ -72,7 +81,8 @@ def train_cmd(
     try:
         res = train(head, annotations, features, out_dir, name=name, fmt=fmt, subset=subset, log=_echo_err,
                     head_overrides=_json_option(head_config, "--head-config"),
-                    device=str(resolve_device(device)), **overrides)
+                    device=str(resolve_device(device)), resume=not restart, precision=precision,
+                    progress=progress, cache=cache, **overrides)
     except AvlocateError:
         raise
     except (ValueError, TypeError, KeyError) as exc:

@@ -25,12 +25,36 @@ def test_giou_1d_against_interval_arithmetic():
 
 
 def test_warmup_then_cosine():
+    """Official LinearWarmupCosineAnnealingLR: k / (W - 1) during the W warm-up iterations (the base
+    rate is reached at W - 1 and kept at W), then the cosine from W to the last iteration."""
     base, eta = 1e-3, 1e-8
     f = [warmup_cosine(s, 10, 110, base, eta) for s in range(111)]
-    assert f[0] == 0 and f[5] == pytest.approx(0.5) and f[10] == pytest.approx(1.0)
+    assert f[0] == 0 and f[1] == pytest.approx(1 / 9) and f[9] == pytest.approx(1.0) and f[10] == pytest.approx(1.0)
     assert f[60] == pytest.approx(0.5 * (1 + eta / base), rel=1e-6)
     assert f[110] * base == pytest.approx(eta)
     assert all(x >= y for x, y in zip(f[10:], f[11:]))
+    assert all(x < y for x, y in zip(f[:9], f[1:10]))
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
+def test_schedule_spans_epochs_plus_warmup():
+    """Official train.py trains epochs + warmup_epochs epochs and sizes its cosine to that."""
+    from avlocate.heads.dense.config import UnavConfig
+    from avlocate.heads.dense.unav import UnavHead
+    from avlocate.training.dense import DenseTrainer, recipe
+
+    cfg = recipe("unav", epochs=4, warmup_epochs=2)
+    assert cfg.total_epochs == 6
+    head = UnavHead(UnavConfig(input_dim_visual=4, input_dim_audio=4, num_classes=2, max_seq_len=32, embed_dim=8,
+                               num_heads=1, head_dim=8))
+    trainer = DenseTrainer(head, cfg, steps_per_epoch=3)
+    assert (trainer.warmup, trainer.total) == (6, 18)
+    lrs = []
+    for _ in range(18):
+        lrs.append(trainer.lr()[0])
+        trainer.sched.step()
+    assert lrs[0] == 0.0 and lrs[5] == pytest.approx(cfg.learning_rate) and lrs[6] == pytest.approx(cfg.learning_rate)
+    assert lrs[17] < 0.02 * cfg.learning_rate and trainer.lr()[0] == pytest.approx(cfg.eta_min)
 
 
 def test_crop_keeps_events_mostly_inside():

@@ -46,7 +46,8 @@ def test_train_then_evaluate(tmp_path, head, capsys):
     res = train(head, ann, feats, out, name=f"tiny-{head}", head_overrides={**SMALL, **EXTRA[head]},
                 measure_loss=True, epochs=6, warmup_epochs=1, batch_size=4, learning_rate=lr, ema_decay=0.5,
                 log=lambda s: None)
-    assert len(res.losses) == 12
+    assert len(res.losses) == 14  # (6 epochs + 1 warm-up epoch, as the official loop) x 2 batches
+    assert not (out / f"tiny-{head}.train-state.pt").exists()  # removed once the model is written
     assert res.loss_after < 0.9 * res.loss_before, (res.loss_before, res.loss_after)
     if head == "esgnet":
         assert "mcls_loss" in res.losses[0]

@@ -13,7 +13,7 @@ keeps whichever it writes last; we keep the shortest (deterministic, and easiest
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -74,9 +74,10 @@ class LossNormalizer:
 
 
 def dense_losses(logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                 cls_targets: torch.Tensor, reg_targets: torch.Tensor, normalizer: LossNormalizer
-                 ) -> dict[str, torch.Tensor]:
-    """Per-level outputs of a batch + stacked targets (B, P, K), (B, P, K, 2) -> losses."""
+                 cls_targets: torch.Tensor, reg_targets: torch.Tensor, normalizer: LossNormalizer,
+                 reg_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = diou_1d) -> dict[str, torch.Tensor]:
+    """Per-level outputs of a batch + stacked targets (B, P, K), (B, P, K, 2) -> losses (official
+    ``losses()``: the regression pairs are the positive points' classes with a non-zero target)."""
     valid = torch.cat(list(masks), dim=1)  # (B, P)
     pred_cls = torch.cat(list(logits), dim=1)  # (B, P, K)
     pred_reg = torch.cat(list(offsets), dim=1)  # (B, P, K, 2)
@@ -85,7 +86,7 @@ def dense_losses(logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor]
     cls_loss = sigmoid_focal_loss(pred_cls[valid], cls_targets[valid], reduction="sum") / norm
     pairs = pos[..., None] & ((reg_targets[..., 0] > 0) | (reg_targets[..., 1] > 0))  # (B, P, K)
     if bool(pairs.any()):
-        reg_loss = diou_1d(pred_reg[pairs], reg_targets[pairs]).sum() / norm
+        reg = reg_loss(pred_reg[pairs], reg_targets[pairs]).sum() / norm
     else:
-        reg_loss = 0.0 * pred_reg.sum()
-    return {"cls_loss": cls_loss, "reg_loss": reg_loss, "final_loss": cls_loss + reg_loss}
+        reg = 0.0 * pred_reg.sum()
+    return {"cls_loss": cls_loss, "reg_loss": reg, "final_loss": cls_loss + reg}
