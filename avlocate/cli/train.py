@@ -70,7 +70,9 @@ def train_cmd(
     if dataset is not None:
         if annotations is not None or features is not None:
             raise UsageError("--dataset brings its annotations and features: drop --annotations / --features")
-        _train_on_dataset(head, dataset, fmt, out_dir, name, datasets_dir, timeout, head_config, device, overrides)
+        loop = dict(resume=not restart, precision=precision, progress=progress, cache=cache)
+        _train_on_dataset(head, dataset, fmt, out_dir, name, datasets_dir, timeout, head_config, device,
+                          {**overrides, **loop})
         return
     if annotations is None or features is None or out_dir is None:
         raise UsageError("give --dataset NAME, or all of --annotations, --features and --out")

@@ -92,3 +92,35 @@ def test_datasets_train_segment_avsgn_pulls_videos_and_says_how_to_extract(tmp_p
     videos = home / "datasets" / "ave" / "videos"
     assert (videos / "AVE" / "vid0000abc.mp4").read_bytes() == b"not really a video"
     assert (home / "datasets" / "ave" / "Annotations.txt").read_bytes() == files["annotations"]
+
+
+class _Stop(KeyboardInterrupt):
+    """What Ctrl-C raises, from the end-of-epoch hook (after that epoch's state is on disk)."""
+
+
+def test_datasets_train_interrupted_resumes_from_its_last_epoch(tmp_path, home, git_host, drive, capsys):
+    """`train --dataset` keeps the training loop's resume: an interrupted run's state is in
+    $AVLOCATE_HOME beside the model, and the same command continues after the last epoch."""
+    from avlocate.training.checkpoint import state_path
+    from avlocate.training.from_dataset import train_dense_on_dataset
+
+    mini_data.serve(tmp_path / "table.json", git_host, drive, lite=mini_data.mini_unav_lite(train=4, test=2))
+    head_cfg = json.loads(TINY)
+
+    def stop_after_first(done: int) -> None:
+        if done == 1:
+            raise _Stop()
+
+    with pytest.raises(_Stop):
+        train_dense_on_dataset("unav", "unav100", "lite", head_overrides=head_cfg, log=lambda m: None,
+                               epochs=1, batch_size=2, max_steps=3, progress=False, on_epoch_end=stop_after_first)
+    assert state_path(home, "unav").is_file() and not (home / "unav.json").exists()
+    served = len(drive.served())
+    rc = main(["train", "--head", "unav", "--dataset", "unav100", "--format", "lite", "--head-config", TINY,
+               "--epochs", "1", "--batch-size", "2", "--max-steps", "3", "--no-progress", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "resuming from" in err and "after epoch 1/6" in err  # epochs + the 5 warm-up epochs
+    assert len(drive.served()) == served  # the data set was not fetched again
+    assert not state_path(home, "unav").exists() and (home / "unav.json").is_file()
+    assert json.loads((home / "unav.json").read_text())["provenance"]["steps"] == 3
