@@ -19,13 +19,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OfflineError, UsageError
+from ..errors import OfflineError, OutputError, UsageError
 from .registry import DataFile, Dataset, FeatureSet, get
 from .unav import DatasetError
 from .unpack import ARCHIVES, detect, unpack
@@ -83,13 +84,21 @@ def selection(ds: Dataset, features: str | None = None, videos: bool = False) ->
             raise DatasetError(f"data set {ds.name} has no video archive in the table")
         return [*ds.annotations, ds.videos], None
     fs = ds.feature_set(features)
-    return [*ds.annotations, *fs.files], fs
+    files = list(fs.files)
+    if not files and fs.unavailable:
+        # fetched by hand only (Baidu): one entry per stream, taken by name from --from DIR
+        files = [DataFile(f"{fs.name}{suffix.removesuffix('.npy')}", "by hand", "none", fs.folder, unpack=True,
+                          members=f"*{suffix}", format=f"<id>{suffix}, T x {dim}") for suffix, dim in fs.dims.items()]
+    return [*ds.annotations, *files], fs
 
 
 def _done(folder: Path, record: dict[str, Any], f: DataFile) -> bool:
     if f.name not in record["files"]:
         return False
-    return (folder / f.dest).exists()
+    dest = folder / f.dest
+    if f.unpack and not f.keep_tree:  # a shared folder: this file's members must be there
+        return dest.is_dir() and next(dest.glob(f.members), None) is not None
+    return dest.exists()
 
 
 def _offline_switch() -> str | None:
@@ -113,12 +122,34 @@ def _fetch_url(f: DataFile, dest: Path, what: str, manual: str, timeout: float) 
     return sha256_file(dest)
 
 
-def _fetch_drive(f: DataFile, dest: Path, what: str, manual: str, timeout: float) -> str:
-    """The Drive client's download (helper module of :mod:`avlocate.weights.drive`)."""
+def approx_bytes(size: str) -> int | None:
+    """Bytes of a size as a source states it ("5.55 GB", "263.4 MB", "2,991,422 bytes"), or None."""
+    m = re.fullmatch(r"\s*([\d,]+(?:\.\d+)?)\s*(bytes|B|KB|MB|GB|TB)\s*", size)
+    if not m:
+        return None
+    scale = {"bytes": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}[m.group(2)]
+    return int(float(m.group(1).replace(",", "")) * scale)
+
+
+def _check_room(f: DataFile, where: Path) -> None:
+    """A download that cannot fit is refused before it starts (the archive alone; unpacking
+    checks its members again)."""
+    from .unpack import free_bytes
+
+    need = f.bytes or approx_bytes(f.size)
+    free = free_bytes(where)
+    if need is not None and need > free:
+        raise OutputError(f"{f.name} is {f.size} but {where} has {free / 1e9:.2f} GB free; free some space "
+                          "or use --dir on a larger disk")
+
+
+def _fetch_drive(f: DataFile, dest: Path, what: str, manual: str, timeout: float, pinned: str | None) -> str:
+    """The Drive client's download (:mod:`avlocate.weights.drive`); ``pinned``: the sha256 an
+    earlier pull recorded (the archive must not have changed since)."""
     from ..weights.drive import download_drive_file
 
     got = download_drive_file(f.source[len("drive:"):], dest, what=f"{what} ({f.size})", manual=manual,
-                              timeout=timeout)
+                              timeout=timeout, expect_sha256=pinned)
     return got.sha256
 
 
@@ -166,14 +197,17 @@ def _from_dir(f: DataFile, source: Path, folder: Path) -> str | None:
             return None
     # Archives (any name) holding members of this file: unpacked from where they are.
     pattern = f.members if f.unpack else Path(f.dest).name
-    digests = []
+    digests: list[str] = []
+    loose = 0
     for path in sorted(p for p in source.iterdir() if p.is_file()):
         if detect(path) not in ARCHIVES:
             if f.unpack and fnmatch.fnmatch(path.name, pattern):  # loose feature files in the folder
                 target = folder / f.dest
                 target.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target / path.name)
-                digests.append(path.name)
+                tmp = target / (path.name + ".copying")
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, target / path.name)
+                loose += 1
             continue
         try:
             if f.unpack:
@@ -185,6 +219,8 @@ def _from_dir(f: DataFile, source: Path, folder: Path) -> str | None:
                 continue
             raise
         digests.append(sha256_file(path))
+    if loose:
+        digests.append(f"{loose} loose files (no archive to hash)")
     if not digests:
         return None
     return digests[0] if len(digests) == 1 else "several: " + ", ".join(digests[:3])
@@ -229,7 +265,10 @@ def pull(name: str, features: str | None = None, videos: bool = False, directory
                     if f.source.startswith("drive:"):
                         download = folder / "downloads" / f"{f.name}.download"
                         download.parent.mkdir(parents=True, exist_ok=True)
-                        digest = _fetch_drive(f, download, what, manual, timeout)
+                        _check_room(f, download.parent)
+                        before = record["files"].get(f.name, {}).get("sha256", "")
+                        pinned = before if re.fullmatch(r"[0-9a-f]{64}", before or "") else None
+                        digest = _fetch_drive(f, download, what, manual, timeout, pinned)
                         _install(download, f, folder)
                         download.unlink(missing_ok=True)
                     else:

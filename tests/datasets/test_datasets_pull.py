@@ -173,3 +173,55 @@ def test_datasets_pull_unav100_without_a_route_fails_fast(tmp_path):
     assert "raw.githubusercontent.com/ttgeng233/UnAV" in lines[0] and "--from DIR" in lines[0]
     assert took < 60
     assert not home.exists()
+
+
+def test_datasets_one_peace_from_a_folder(tmp_path, home, monkeypatch, capsys):
+    """Baidu-only features, downloaded by hand, come in with --from (loose .npy files here)."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    ann, _ = mini_data.unav_annotations([20, 24], 1, rng, 16.0, 16, 4)
+    hand = tmp_path / "baidu"
+    hand.mkdir()
+    raw = json.dumps(ann).encode()
+    (hand / "unav100_annotations.json").write_bytes(raw)
+    for vid in ann["database"]:
+        np.save(hand / f"{vid}_one_peace_video_finetune.npy", rng.standard_normal((20, 1536)).astype(np.float32))
+        np.save(hand / f"{vid}_one_peace_audio.npy", rng.standard_normal((20, 1536)).astype(np.float32))
+    records = mini_data.as_records(mini_data.BUILTIN)
+    records[0]["annotations"][0]["check"] = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+    (tmp_path / "table.json").write_text(json.dumps({"datasets": records}))
+    monkeypatch.setenv("AVLOCATE_OFFLINE", "1")
+    assert main(["datasets", "pull", "unav100", "--features", "one-peace", "--from", str(hand)]) == 0
+    capsys.readouterr()
+    assert main(["datasets", "verify", "unav100", "--features", "one-peace"]) == 0
+    assert len(list((home / "datasets" / "unav100" / "features" / "one-peace").iterdir())) == 4
+
+
+def test_datasets_pull_refuses_a_download_that_cannot_fit(tmp_path, home, git_host, drive, monkeypatch, capsys):
+    from avlocate.datasets import unpack as unpack_mod
+    from avlocate.datasets.fetch import approx_bytes
+
+    assert approx_bytes("5.55 GB") == 5_550_000_000 and approx_bytes("2,991,422 bytes") == 2_991_422
+    assert approx_bytes("unknown") is None
+    mini_data.serve(tmp_path / "table.json", git_host, drive, unav=mini_data.mini_unav_i3d())
+    monkeypatch.setattr(unpack_mod, "free_bytes", lambda path: 10**9)  # 1 GB free: the 5.55 GB archive cannot fit
+    assert main(["datasets", "pull", "unav100"]) == 7
+    _, err = _err_lines(capsys)
+    assert len(err) == 1 and "i3d-rgb is 5.55 GB" in err[0]
+    assert drive.served() == []  # refused before any Drive byte moved
+
+
+def test_datasets_pull_refetches_deleted_features_against_the_recorded_sha256(tmp_path, home, git_host, drive, capsys):
+    ann, files = mini_data.mini_unav_i3d()
+    mini_data.serve(tmp_path / "table.json", git_host, drive, unav=(ann, files))
+    assert main(["datasets", "pull", "unav100"]) == 0
+    feats = home / "datasets" / "unav100" / "features" / "i3d-vggish"
+    for p in feats.glob("*_flow.npy"):
+        p.unlink()
+    drive.files["15by2wgj6ty9bsxOcmeFhT4-M3xOvUBG9"].data = mini_data.tar_bytes({"x_flow.npy": b"changed"})
+    capsys.readouterr()
+    assert main(["datasets", "pull", "unav100"]) == 5  # the archive changed upstream since the first pull
+    _, err = _err_lines(capsys)
+    assert len(err) == 1 and "pinned" in err[0]
+    assert not list(feats.glob("*_flow.npy"))
