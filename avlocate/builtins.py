@@ -11,6 +11,10 @@ from .features import vgg19_vggish as _vgg19_vggish  # noqa: F401
 from .heads import lite as _lite_head  # noqa: F401
 from .heads import segment as _segment_heads  # noqa: F401
 from .heads import dense as _dense_heads  # noqa: F401
+# `weights import --from NAME` converters, registered beside the modules whose layout they know
+from .features import importers as _extractor_importers  # noqa: F401
+from .heads.dense import official as _dense_importers  # noqa: F401
+from .heads.segment import official as _segment_importers  # noqa: F401
 
 # clip-clap: the module imports without open_clip / laion_clap (they load when an encoder is
 # built); guarded anyway so that an optional extractor can never break the CLI.

@@ -71,6 +71,9 @@ class Registry(Generic[T]):
 
 EXTRACTORS: Registry[Any] = Registry("extractor", "avlocate.extractors")
 HEADS: Registry[Any] = Registry("head", "avlocate.heads")
+#: ``weights import --from NAME`` converters that build a module (a head, an extractor network):
+#: registered beside the module whose layout they know (see avlocate.weights.weight_import).
+IMPORTERS: Registry[Any] = Registry("import source", "avlocate.importers")
 
 _builtins_loaded = False
 

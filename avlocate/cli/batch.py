@@ -78,7 +78,7 @@ def batch(
     options = {"model": model, "device": device, "threshold": threshold}
     if precision is not None:
         options["precision"] = precision
-    from ..pipeline.fetch import ensure_for_run
+    from ..weights.fetch import ensure_for_run
     from ..pipeline import DEFAULT_MODEL
     from ..runners.batch_start import prepare_batch
 

@@ -39,7 +39,7 @@ def extract_command(
         raise UsageError(f"--config is not JSON ({exc.msg})") from None
     if not isinstance(settings, dict):
         raise UsageError("--config must be a JSON object")
-    from ..pipeline.fetch import ensure_extractor_weights
+    from ..weights.fetch import ensure_extractor_weights
 
     ensure_extractor_weights(extractor, offline=offline)  # first use: fetch what is missing, unless offline
     ext = build_extractor(extractor, settings)

@@ -98,7 +98,7 @@ def run(
     if offline:
         import os
 
-        os.environ["AVLOCATE_OFFLINE"] = "1"  # read by avlocate.pipeline.fetch (first-use downloads)
+        os.environ["AVLOCATE_OFFLINE"] = "1"  # read by avlocate.weights.fetch (first-use downloads)
     from ..media.onepass import StreamOptions
 
     if stall_timeout <= 0:
@@ -110,6 +110,9 @@ def run(
         if fmt or output_dir is not None or scores or features_dir is not None or per_modality:
             raise UsageError("--live prints one JSON line per event on stdout: -f, -o, --scores, --features and "
                              "--per-modality do not apply to it")
+        from ..weights.fetch import ensure_for_run
+
+        ensure_for_run(model or DEFAULT_MODEL, extractor)  # first use, as `run` does (an official model too)
         raise typer.Exit(run_live_cli(videos, model, device, threshold, labels, vocab, min_duration, checkpoint,
                                       extractor, precision, stream_options, quiet))
     runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,

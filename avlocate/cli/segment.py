@@ -96,5 +96,8 @@ def evaluate_segment_command(
 
     from ..pipeline.models import resolve_device
 
+    from ..weights.fetch import ensure_model_weights
+
+    ensure_model_weights(model)  # an official model (vscg): fetched and converted on first use
     acc = evaluate_segment(model, data, split, batch_size, str(resolve_device(device)))
     typer.echo(f"{split} segment accuracy: {acc:.2f} %")

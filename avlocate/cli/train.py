@@ -130,6 +130,9 @@ def evaluate_cmd(
         raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
         raise InputNotFoundError(f"--features {features}: no such folder; check the path")
+    from ..weights.fetch import ensure_model_weights
+
+    ensure_model_weights(model)  # an official model (unav, ccnet): fetched and converted on first use
     try:
         ev = evaluate(model, annotations, features, subset=subset, fmt=fmt,
                       official_label_quirk=official_label_quirk, log=lambda s: None)

@@ -53,15 +53,17 @@ def weights_pull(
     name: Optional[str] = typer.Argument(None, help="A name from `avlocate weights list`."),
     for_model: Optional[str] = typer.Option(None, "--for", help="Everything this model (or zeroshot) needs."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the network (connect, each read)."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="Models whose class order is not shipped (vscg): "
+                                           "one class name per line, in output order."),
 ) -> None:
     """Download, verify and convert upstream weights into $AVLOCATE_HOME (no pickle code runs)."""
-    from ..pipeline.fetch import needed_by_model, pull
+    from ..weights.fetch import needed_by_model, pull
 
     if (name is None) == (for_model is None):
         raise UsageError("give a weights NAME or --for MODEL (one of them)")
     names = [name] if name is not None else [e.name for e in needed_by_model(for_model)]
     for n in names:
-        typer.echo(str(pull(n, timeout=timeout)))
+        typer.echo(str(pull(n, timeout=timeout, classes_file=classes)))
 
 
 @weights_app.command("verify")
@@ -96,7 +98,7 @@ def weights_import(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
 ) -> None:
     """Convert a checkpoint once into safetensors (+ a model card); no pickle code runs."""
-    from ..pipeline.weight_import import import_official
+    from ..weights.weight_import import import_official
     from ..weights.manager import entries
 
     if not checkpoint.is_file():

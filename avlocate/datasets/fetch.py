@@ -110,7 +110,8 @@ def _offline_switch() -> str | None:
 
 
 def _fetch_url(f: DataFile, dest: Path, what: str, manual: str, timeout: float) -> str:
-    from ..weights.download import Check, Fetch, fetch_url, sha256_file
+    from ..weights.download import Check, Fetch, fetch_url
+    from ..weights.store import sha256_of as sha256_file
 
     switch = _offline_switch()
     if switch is not None:
@@ -178,7 +179,7 @@ def _check_local(path: Path, f: DataFile, manual_from: Path) -> None:
 def _from_dir(f: DataFile, source: Path, folder: Path) -> str | None:
     """Take ``f`` from the user's folder ``source``; the sha256 of what was taken, None when
     ``source`` holds nothing for it. The user's files are only read."""
-    from ..weights.download import sha256_file
+    from ..weights.store import sha256_of as sha256_file
 
     base = Path(f.dest).name if not f.unpack else None
     url_base = f.source.rsplit("/", 1)[-1] if "://" in f.source else None

@@ -92,7 +92,7 @@ def vgg19_features_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
 
 def load_vgg19(weights: str | Path | Mapping[str, torch.Tensor]) -> VGG19Pool5:
     """VGG-19 pool5 in eval mode from a torchvision-layout checkpoint (.pth or our safetensors)."""
-    from .vggish.weights import load_into, read_state_dict
+    from ..weights.checkpoint import load_into, read_state_dict
 
     sd = read_state_dict(weights) if isinstance(weights, (str, Path)) else weights
     return load_into(VGG19Pool5(), vgg19_features_state(sd), "VGG-19 (torchvision layout)")  # type: ignore[return-value]

@@ -2,8 +2,8 @@
 
 * :mod:`.models` - a model by name or card: head + weights + extractor + decoding, loaded once;
 * :mod:`.video` - ``locate``: one video in, one :class:`~avlocate.results.Result` out;
-* :mod:`.weight_import` (with :mod:`.convert_dense`, :mod:`.convert_vscg`) - official
-  checkpoints and public extractor weights converted into avlocate's safetensors.
+* fetching and converting weights is :mod:`avlocate.weights` (``fetch``, ``weight_import``);
+  :mod:`.fetch` re-exports the first-use entry points for older imports.
 
 Nothing heavy is imported here, so that ``import avlocate`` stays cheap: the names below load on first use.
 """

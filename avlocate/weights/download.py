@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OfflineError, WeightsError
+from .store import sha256_of
 
 _BLOCK = 1 << 20
 
@@ -34,15 +35,17 @@ _BLOCK = 1 << 20
 class Check:
     """How a downloaded copy is verified, parsed from the manifest's ``check`` text."""
 
-    kind: str  # "sha256-prefix" | "git-blob-sha1" | "sha256" | "hub" | "none"
+    kind: str  # "sha256-prefix" | "git-blob-sha1" | "sha256" | "hub" | "structure+sha256-pin" | "none"
     value: str = ""
 
     @classmethod
     def parse(cls, text: str | None) -> "Check":
         if not text:
             return cls("none")
-        if text == "hub":
-            return cls("hub")
+        if text in ("hub", "structure+sha256-pin"):
+            # structure+sha256-pin: nothing published to check against; the import's key/shape
+            # checks and the sha256 pinned at the first download verify it (drive.py, fetch.py)
+            return cls(text)
         kind, _, value = text.partition(":")
         value = value.strip().lower()
         if kind not in ("sha256-prefix", "git-blob-sha1", "sha256") or not value or \
@@ -55,23 +58,15 @@ class Check:
 
     def problem(self, path: Path) -> str | None:
         """None when ``path`` passes, else what differs (for a one-line error)."""
-        if self.kind in ("none", "hub"):
+        if self.kind in ("none", "hub", "structure+sha256-pin"):
             return None  # "hub": huggingface_hub compared the hub's checksum already
         if self.kind == "git-blob-sha1":
             got = git_blob_sha1(path)
             return None if got == self.value else f"git blob sha1 {got[:12]}…, expected {self.value[:12]}…"
-        got = sha256_file(path)
+        got = sha256_of(path)
         if self.kind == "sha256-prefix":
             return None if got.startswith(self.value) else f"sha256 {got[:12]}…, expected it to start with {self.value}"
         return None if got == self.value else f"sha256 {got[:12]}…, expected {self.value[:12]}…"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:
@@ -193,7 +188,7 @@ def _transfer(job: Fetch, part: Path) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             # Range past the end: the .part may already be whole; the check decides, else restart.
-            if job.check.kind not in ("none", "hub") and job.check.problem(part) is None:
+            if job.check.kind not in ("none", "hub", "structure+sha256-pin") and job.check.problem(part) is None:
                 return
             part.unlink()
             return _transfer(job, part)  # the .part does not fit the server's file: start over (no Range)

@@ -75,7 +75,7 @@ def _way_out(file_id: str, manual: str) -> str:
     return f"open {browser_url(file_id)} in a browser, download it, then run `{manual}`"
 
 
-def _check_reachable(file_id: str, what: str, manual: str, timeout: float) -> None:
+def check_drive_reachable(file_id: str, what: str, manual: str, timeout: float = 30.0) -> None:
     """Resolve and connect within ``timeout`` (to the proxy when there is one), before gdown's own
     retries start: a machine without a route says so in one line."""
     from .download import check_reachable
@@ -146,7 +146,7 @@ def download_drive_file(file_id: str, dest: Path, *, what: str, manual: str, tim
     if switch is not None:
         raise OfflineError(f"{switch} is set: not downloading {what} from Google Drive (id {file_id}); "
                            f"unset it, or {_way_out(file_id, manual)}")
-    _check_reachable(file_id, what, manual, timeout)
+    check_drive_reachable(file_id, what, manual, timeout)
     from filelock import FileLock
 
     locks = dest.parent / ".locks"

@@ -16,5 +16,7 @@ def weights_as_records() -> list[dict]:
             "name": name, "kind": e.kind, "file": e.file, "source": e.url, "check": e.check,
             "present": found is not None, "path": str(found) if found else None, "size": e.size,
             "sha256": expected_sha256(e), "licence": e.licence, "for": e.purpose, "extractors": list(e.extractors),
+            "sources": [{"source": s.source, "check": s.check, "fetch": s.fetch, "host": s.host,
+                         "browser_url": s.browser_url(), "stated_in": s.stated_in} for s in e.sources],
         })
     return rows

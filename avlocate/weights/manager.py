@@ -2,7 +2,7 @@
 
 Every known weight file is in the package's ``assets/weights/manifest.json`` (``$AVLOCATE_MANIFEST`` points to another
 one, e.g. a mirror's): models (heads with a card) and files (frozen extractors). Downloads go to
-``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.pipeline.fetch`). Where
+``$AVLOCATE_HOME``, are verified before use and converted (:mod:`avlocate.weights.fetch`). Where
 the manifest knows no sha256 (nothing was verifiable here), the first download or import pins
 the hash it saw in ``$AVLOCATE_HOME/pins.json`` and every later ``verify`` checks against it.
 """
@@ -15,7 +15,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WeightsError
-from .store import BUNDLED_DIR, cache_dir, find_file, sha256_of
+from .store import cache_dir, find_file, manifest_path, read_manifest, sha256_of
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a weight's upstream file is published, and how a copy from there is verified."""
+
+    source: str  # URL | hf://REPO/FILE | gdrive:ID | gdrive-folder:ID/FILE | baidu:ID
+    check: str | None  # git-blob-sha1:ID | sha256-prefix:HEX | sha256:HEX | hub | structure+sha256-pin
+    upstream: str | None = None  # a file name for the downloaded copy
+    fetch: str = "auto"  # "auto": avlocate downloads it; "browser": only a person can (listed for them)
+    stated_in: str = ""
+    password: str | None = None
+
+    @property
+    def host(self) -> str:
+        if self.source.startswith("gdrive:"):
+            return "Google Drive"
+        if self.source.startswith("gdrive-folder:"):
+            return "a Google Drive folder"
+        if self.source.startswith("baidu:"):
+            return "Baidu Netdisk"
+        if self.source.startswith("hf://"):
+            return "the Hugging Face hub"
+        return self.source.split("/")[2] if "://" in self.source else self.source
+
+    def browser_url(self) -> str:
+        kind, _, ident = self.source.partition(":")
+        if kind == "gdrive":
+            return f"https://drive.google.com/file/d/{ident}"
+        if kind == "gdrive-folder":
+            return f"https://drive.google.com/drive/folders/{ident.split('/')[0]}"
+        if kind == "baidu":
+            return f"https://pan.baidu.com/s/{ident}" + (f" (password {self.password})" if self.password else "")
+        return self.source
 
 
 @dataclass(frozen=True)
@@ -32,18 +66,15 @@ class WeightEntry:
     check: str | None = None  # how a download is verified: sha256-prefix:HEX | git-blob-sha1:ID | sha256:HEX | hub
     size: int | None = None  # bytes of the upstream file, when known
     extractors: tuple[str, ...] = ()  # extractors that need this file (first-use fetching)
-
-
-def manifest_path() -> Path:
-    return Path(os.environ.get("AVLOCATE_MANIFEST", BUNDLED_DIR / "manifest.json"))
+    sources: tuple[Source, ...] = ()  # every known location, in the order a pull tries them
+    class_names: str | None = None  # models: the shipped vocabulary (data/vocab/NAME.txt) in output order
+    head: str | None = None  # models: the head it runs on
+    import_config: str | None = None  # models: official config JSON for `weights import --config` (default: paper's)
 
 
 def entries() -> dict[str, WeightEntry]:
     path = manifest_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"weights manifest {path} is not readable JSON ({exc})") from None
+    data = read_manifest()
     out: dict[str, WeightEntry] = {}
     for kind, group in (("model", data.get("models", {})), ("file", data.get("files", {}))):
         for name, e in group.items():
@@ -54,8 +85,20 @@ def entries() -> dict[str, WeightEntry]:
                 note=e.get("note", ""), import_source=e.get("import"),
                 check=e.get("check") or (f"sha256:{e['sha256']}" if e.get("sha256") else None),
                 size=e.get("size"), extractors=tuple(e.get("extractors", ())),
+                sources=_sources(e), class_names=e.get("class_names"), head=e.get("head"),
+                import_config=str(path.parent / e["import_config"]) if e.get("import_config") else None,
             )
     return out
+
+
+def _sources(e: dict) -> tuple[Source, ...]:
+    listed = e.get("sources")
+    if listed:
+        return tuple(Source(source=s["source"], check=s.get("check"), upstream=s.get("upstream"),
+                            fetch=s.get("fetch", "auto"), stated_in=s.get("stated_in", ""),
+                            password=s.get("password")) for s in listed)
+    one = e.get("source") or e.get("url")
+    return (Source(one, e.get("check")),) if one else ()
 
 
 def entry(name: str) -> WeightEntry:

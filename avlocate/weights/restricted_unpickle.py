@@ -54,6 +54,9 @@ TORCH_NN_CLASSES: frozenset[str] = frozenset({
     "MSELoss",
 })
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+#: packages whose classes are never taken for a checkpoint's own code
+_NEVER_ADOPTED = frozenset({"torch", "numpy", "avlocate", "builtins", "__builtin__", "requests", "gdown", "pickle",
+                            "safetensors", "av", "typer", "rich", "filelock", "huggingface_hub"})
 
 
 class ModuleStandIn:
@@ -143,10 +146,13 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pure-Python: its opcode table 
     dispatch[pickle.BUILD[0]] = _load_build
 
     def __init__(
-        self, data: bytes, archive: zipfile.ZipFile, prefix: str, allowed_modules: tuple[str, ...], source: str
+        self, data: bytes, archive: zipfile.ZipFile, prefix: str, allowed_modules: tuple[str, ...], source: str,
+        root_class: str | None = None,
     ) -> None:
         super().__init__(io.BytesIO(data))
         self._archive, self._prefix, self._allowed, self._source = archive, prefix, allowed_modules, source
+        self._root_class = root_class
+        self._adopted: set[str] = set()
         self._storages: dict[str, torch.Tensor] = {}
 
     def find_class(self, module: str, name: str) -> Any:  # the only door to callables
@@ -155,12 +161,27 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pure-Python: its opcode table 
         if _IDENT.match(name):
             if module.startswith("torch.nn.modules.") and name in TORCH_NN_CLASSES:
                 return _stand_in(module, name)
-            if module in self._allowed:
+            if module in self._allowed or module in self._adopted:
+                return _stand_in(module, name)
+            if name == self._root_class and self._adoptable(module):
+                # The official class under another (historical) module path: its module is
+                # accepted for the rest of this file, as inert stand-ins; the caller then accepts
+                # the result only if its state has the official keys and shapes.
+                self._adopted.add(module)
                 return _stand_in(module, name)
         raise WeightsError(
             f"refused to load {self._source}: it needs the global {module}.{name}, which is not a tensor, "
             f"a container or a known module class (unpickling it could execute code)"
         )
+
+    @staticmethod
+    def _adoptable(module: str) -> bool:
+        """A dotted name of the checkpoint's own code: not the standard library, torch or numpy."""
+        import sys
+
+        top = module.split(".")[0]
+        return (all(_IDENT.match(part) for part in module.split("."))
+                and top not in sys.stdlib_module_names and top not in _NEVER_ADOPTED)
 
     def persistent_load(self, pid: Any) -> torch.Tensor:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage" and isinstance(pid[1], _StorageType)):
@@ -181,7 +202,8 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pure-Python: its opcode table 
         return self._storages[key]
 
 
-def restricted_load(path: str | Path, allowed_modules: tuple[str, ...] = OFFICIAL_VSCG_MODULES) -> Any:
+def restricted_load(path: str | Path, allowed_modules: tuple[str, ...] = OFFICIAL_VSCG_MODULES,
+                    root_class: str | None = None) -> Any:
     """Unpickle a torch zip checkpoint; module objects come back as :class:`ModuleStandIn`."""
     path = Path(path)
     if not zipfile.is_zipfile(path):
@@ -193,7 +215,8 @@ def restricted_load(path: str | Path, allowed_modules: tuple[str, ...] = OFFICIA
         prefix = pickles[0][: -len("data.pkl")]
         if prefix + "byteorder" in archive.namelist() and archive.read(prefix + "byteorder").strip() != b"little":
             raise WeightsError(f"{path} was saved on a big-endian machine; not supported")
-        unpickler = _RestrictedUnpickler(archive.read(pickles[0]), archive, prefix, allowed_modules, str(path))
+        unpickler = _RestrictedUnpickler(archive.read(pickles[0]), archive, prefix, allowed_modules, str(path),
+                                         root_class)
         try:
             return unpickler.load()
         except WeightsError:
@@ -224,10 +247,18 @@ def module_state_dict(obj: Any, prefix: str = "") -> "OrderedDict[str, torch.Ten
 
 
 def load_module_state_dict(
-    path: str | Path, allowed_modules: tuple[str, ...] = OFFICIAL_VSCG_MODULES
+    path: str | Path, allowed_modules: tuple[str, ...] = OFFICIAL_VSCG_MODULES, root_class: str | None = None
 ) -> "OrderedDict[str, torch.Tensor]":
-    """State dict of a whole pickled module (or a pickled state dict) read without running code."""
-    obj = restricted_load(path, allowed_modules)
+    """State dict of a whole pickled module (or a pickled state dict) read without running code.
+
+    ``root_class``: also accept that class name under any module path of the checkpoint's own
+    code (an earlier layout of the official repository), provided the pickle's root object is
+    that class; the caller must then check the state's keys and shapes."""
+    obj = restricted_load(path, allowed_modules, root_class)
+    if root_class is not None and isinstance(obj, ModuleStandIn):
+        module = obj.qualname.rpartition(".")[0]
+        if module not in allowed_modules and not obj.qualname.endswith("." + root_class):
+            raise WeightsError(f"refused to load {path}: its root object is {obj.qualname}, not {root_class}")
     if isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         return OrderedDict(obj)
     return module_state_dict(obj)

@@ -60,6 +60,7 @@ def find_file(name: str) -> Path | None:
 
 
 def sha256_of(path: Path) -> str:
+    """The one sha256 of a file (streamed) in avlocate."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -67,12 +68,23 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def manifest_path() -> Path:
+    """The manifest of known weights: ``$AVLOCATE_MANIFEST`` (e.g. a mirror's), else the bundled one."""
+    return Path(os.environ.get("AVLOCATE_MANIFEST", BUNDLED_DIR / "manifest.json"))
+
+
+def read_manifest() -> dict:
+    """The one reader of the manifest (models and files), as JSON."""
+    path = manifest_path()
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"weights manifest {path} is not readable JSON ({exc})") from None
+
+
 def manifest() -> dict[str, dict]:
-    """Known models (bundled or downloadable) from the bundled ``assets/weights/manifest.json``."""
-    path = BUNDLED_DIR / "manifest.json"
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8")).get("models", {})
+    """Known models (bundled or downloadable), from :func:`read_manifest`."""
+    return read_manifest().get("models", {})
 
 
 def load_card(model: str) -> ModelCard:
@@ -85,9 +97,16 @@ def load_card(model: str) -> ModelCard:
         return ModelCard.load(found)
     known = manifest().get(model)
     if known is not None:
+        if known.get("sources") or known.get("source"):
+            how = (f"`avlocate weights pull {model}` fetches it where the network is allowed (not with --offline, "
+                   f"AVLOCATE_OFFLINE or HF_HUB_OFFLINE), or convert a copy by hand with "
+                   f"`avlocate weights import FILE --from {known.get('import', 'SOURCE')} --name {model}`")
+        else:
+            how = (f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with "
+                   "`avlocate weights import`")
         raise WeightsError(
-            f"model {model!r} is known but its weights are not installed ({known.get('note', 'no download source is available offline')}); "
-            f"put {model}.json and its weights in {cache_dir()} or import an official checkpoint with `avlocate weights import`"
+            f"model {model!r} is known but its weights are not installed "
+            f"({known.get('note', 'no download source is available offline')}); {how}"
         )
     if model in _HEAD_VARIANTS:  # named in the README as variants: say how to get such a model
         raise WeightsError(f"{model!r} is a head variant, not a model: train one with `avlocate train-segment "

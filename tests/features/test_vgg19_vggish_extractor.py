@@ -95,7 +95,7 @@ def test_half_segment_rule():
 
 def test_torchvision_checkpoint_layout_imports(tmp_path):
     from avlocate.features.vggish.weights import read_state_dict
-    from avlocate.pipeline.weight_import import import_official
+    from avlocate.weights.weight_import import import_official
 
     torch.manual_seed(1)
     # torchvision's ImageNet checkpoint layout: features.* + classifier.* (the classifier is

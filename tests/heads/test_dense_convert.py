@@ -10,7 +10,7 @@ from avlocate.errors import WeightsError
 from avlocate.heads.dense.config import UnavConfig
 from avlocate.heads.dense.parity import ReferenceSet
 from avlocate.heads.dense.unav import UnavHead
-from avlocate.pipeline.convert_dense import convert_state_dict, load_into, load_official_checkpoint, official_to_avlocate_key
+from avlocate.weights.convert_dense import convert_state_dict, load_into, load_official_checkpoint, official_to_avlocate_key
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_load_into_names_what_does_not_fit(ref):
 
 
 def test_load_official_head_from_config_and_checkpoint(ref):
-    from avlocate.pipeline.convert_dense import load_official_head
+    from avlocate.heads.dense.official import load_official_head
 
     head = load_official_head("unav", ref.state_dict_path, ref.full_config)
     assert not head.training and head.cfg.num_classes == ref.full_config["model"]["num_classes"]

@@ -12,7 +12,7 @@ import torch
 
 from avlocate.heads.dense.ccnet import CcnetHead
 from avlocate.heads.dense.unav import UnavHead
-from avlocate.pipeline.convert_dense import official_to_avlocate_key
+from avlocate.weights.convert_dense import official_to_avlocate_key
 
 HEADS = {"unav": UnavHead, "ccnet": CcnetHead}
 PRESETS = {"i3d_vggish": lambda cls: cls(), "onepeace": lambda cls: cls.onepeace()}

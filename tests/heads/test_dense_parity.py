@@ -15,7 +15,7 @@ from avlocate.heads.dense.ccnet import CcnetHead
 from avlocate.heads.dense.parity import ReferenceSet, match_detections
 from avlocate.heads.dense.unav import UnavHead
 from avlocate.timeline import Timeline
-from avlocate.pipeline.convert_dense import load_into, load_official_checkpoint
+from avlocate.weights.convert_dense import load_into, load_official_checkpoint
 
 # README section 8 "Recommended checks" (float32)
 FEAT_TOL = dict(atol=1e-4, rtol=1e-4)

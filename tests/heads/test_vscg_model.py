@@ -18,7 +18,8 @@ from avlocate.heads.segment.vscg_losses import (
     weakly_loss,
 )
 from avlocate.registry import HEADS
-from avlocate.pipeline.convert_vscg import FULLY_PREFIXES, build_vscg, convert_vscg_state_dict
+from avlocate.heads.segment.official import build_vscg
+from avlocate.weights.convert_vscg import FULLY_PREFIXES, convert_vscg_state_dict
 
 
 def _inputs(b: int, t: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,7 +23,7 @@ from avlocate.heads.segment.vscg_losses import (
     weakly_loss,
     weakly_predict,
 )
-from avlocate.pipeline.convert_vscg import build_vscg
+from avlocate.heads.segment.official import build_vscg
 
 # official name (after the "case{i}_" prefix) -> function of (outputs, trace) giving ours
 FULLY_MAP = {

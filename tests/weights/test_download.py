@@ -219,7 +219,7 @@ def test_pull_from_an_unreachable_hub_fails_fast_in_one_line(tmp_path, unused_po
 
 
 def test_first_use_fetch_says_what_and_how_big_then_downloads(tmp_path, monkeypatch, file_host, home):
-    from avlocate.pipeline.fetch import ensure_extractor_weights
+    from avlocate.weights.fetch import ensure_extractor_weights
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
@@ -336,7 +336,7 @@ def test_pull_for_a_model_fetches_everything_its_extractor_needs(cli, tmp_path, 
 
 def test_list_json_shows_the_source_and_check_of_every_real_extractor_weight(cli, home, monkeypatch):
     """The bundled manifest: every real extractor file has an upstream source and a check."""
-    from avlocate.pipeline.fetch import needed_by_model
+    from avlocate.weights.fetch import needed_by_model
 
     monkeypatch.delenv("AVLOCATE_MANIFEST", raising=False)
     r = cli("weights", "list", "--json")
@@ -348,11 +348,13 @@ def test_list_json_shows_the_source_and_check_of_every_real_extractor_weight(cli
     assert rows["vgg19"]["source"] == "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
     assert rows["vgg19"]["check"] == "sha256-prefix:dcbb9e9d"
     assert rows["clip-vit-b-32"]["check"] == "hub" and rows["clip-vit-b-32"]["source"].startswith("hf://laion/")
-    assert rows["esgnet-demo"]["present"] is True and rows["unav"]["source"] is None  # unknown stays unknown
+    assert rows["esgnet-demo"]["present"] is True and rows["esgnet"]["source"] is None  # unknown stays unknown
     assert all({"name", "source", "check", "present", "size"} <= row.keys() for row in rows.values())
     assert {e.name for e in needed_by_model("zeroshot")} == {
         "clip-vit-b-32", "clap-htsat-tiny", "clap-tokenizer-vocab", "clap-tokenizer-merges"}
-    assert {e.name for e in needed_by_model("unav")} == {"i3d-rgb", "i3d-flow", "raft-sintel", "vggish"}
+    # the official checkpoint first (the host most likely to refuse), then the extractor's files
+    assert [e.name for e in needed_by_model("unav")][0] == "unav"
+    assert {e.name for e in needed_by_model("unav")} == {"unav", "i3d-rgb", "i3d-flow", "raft-sintel", "vggish"}
 
 
 def test_download_progress_shows_on_a_terminal_and_nothing_when_piped(tmp_path, file_host):

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from avlocate.errors import WeightsError
-from avlocate.pipeline.convert_vscg import build_vscg, load_official_vscg, official_vscg_to_safetensors
+from avlocate.heads.segment.official import build_vscg, official_vscg_to_safetensors
+from avlocate.weights.convert_vscg import load_official_vscg
 from avlocate.weights.restricted_unpickle import load_module_state_dict, restricted_load
 
 FULLY, WEAKLY = "vscgfully_model", "vscgweakly_model"

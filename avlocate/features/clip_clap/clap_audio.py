@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import torch
 
 from ...errors import ModelError, WeightsError
-from ..vggish.weights import load_into
+from ...weights.checkpoint import load_into
 from . import _deps
 from .weights import read_clap_state
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import ModelError, OfflineError
-from ..vggish.weights import load_into
+from ...weights.checkpoint import load_into
 from . import _deps
 from .weights import read_clip_state
 

@@ -93,6 +93,13 @@ class ClipClapExtractor(Extractor):
         self._clip = clip_encoder
         self._clap = clap_encoder
 
+    @staticmethod
+    def require_libraries() -> None:
+        """A one-line error when open_clip / laion_clap is missing (first-use fetching asks this
+        before it downloads gigabytes of weights for them)."""
+        _deps.require("clip")
+        _deps.require("clap")
+
     # -- encoders ---------------------------------------------------------------------------------
     @property
     def clip(self) -> Any:

@@ -1,7 +1,7 @@
 """Where the CLIP and CLAP weights come from — local files only, found or refused in one line.
 
 Nothing here downloads (``avlocate weights pull`` and a run's first use do, see
-:mod:`avlocate.pipeline.fetch`). A weight
+:mod:`avlocate.weights.fetch`). A weight
 file is found, first hit wins, at
 
 1. an explicit path (``ClipClapConfig.clip_weights`` / ``clap_weights``; CLI ``--clip-weights`` /
@@ -29,7 +29,7 @@ import torch
 
 from ...errors import WeightsError
 from ...weights.store import find_file, search_path, sha256_of
-from ..vggish.weights import read_state_dict, write_safetensors
+from ...weights.checkpoint import read_state_dict, write_safetensors
 
 CLIP_DEFAULT_ARCH = "ViT-B-32"
 CLIP_DEFAULT_TAG = "laion2b_s34b_b79k"  # open_clip's pretrained tag of the LAION-2B ViT-B/32

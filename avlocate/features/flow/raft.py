@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ...errors import WeightsError
-from ..vggish.weights import load_into, read_state_dict
+from ...weights.checkpoint import load_into, read_state_dict
 
 __all__ = ["RaftConfig", "build_raft", "convert_original_raft", "load_raft", "raft_flow", "pairwise_flow"]
 

@@ -6,7 +6,7 @@ from typing import Mapping
 
 import torch
 
-from ..vggish.weights import load_into, read_state_dict
+from ...weights.checkpoint import load_into, read_state_dict
 from .net import I3D, I3DConfig
 
 __all__ = ["load_i3d"]

@@ -6,7 +6,7 @@ below ``threshold`` (0.099) are pruned, and (in VSCG-fully only) the rows are no
 
 Names are by the modality each weight *sees*. The official code names them by argument position
 (``a_*`` / ``v_*``), and the fully-supervised VSCG passes the visual stream as ``a``; the
-converter (:mod:`avlocate.pipeline.convert_vscg`) maps official keys by data, not by name.
+converter (:mod:`avlocate.weights.convert_vscg`) maps official keys by data, not by name.
 """
 from __future__ import annotations
 

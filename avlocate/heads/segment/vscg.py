@@ -15,7 +15,7 @@ sigmoid(relevance) > 0.7 (strict), and then gets the clip's argmax class; otherw
 
 Deliberate differences from the official code: modules are named by the modality whose data
 they process (the official fully model feeds visual data to modules named for audio from the
-LSTM on; see :mod:`avlocate.pipeline.convert_vscg`), and the official modules the forward never
+LSTM on; see :mod:`avlocate.weights.convert_vscg`), and the official modules the forward never
 uses (``linear_v``, ``v_classify``, ``a_classify``, ``audio_gated``, ``video_gated``,
 ``escm.L1``: 102,620 parameters) are left out, so this module has 2,526,606 parameters where the
 official one counts 2,629,226 (the paper's "2.6 M").
@@ -30,19 +30,12 @@ import torch
 from torch import nn
 
 from ...registry import HEADS
+from ...weights.convert_vscg import OFFICIAL_UNUSED_FULLY  # noqa: F401 - the official layout lives with its converter
 from .attention import AudioGuidedVisualAttention
 from .escm import ESCM, ESCMConfig
 from .psp import PositiveSamplePropagation, PSPConfig
 from .vscg_losses import fully_labels_from_probs, fully_segment_probs
 
-#: parameters of the official fully model that its forward never touches (key -> shape).
-OFFICIAL_UNUSED_FULLY: dict[str, tuple[int, ...]] = {
-    "linear_v.weight": (128, 512), "linear_v.bias": (128,), "escm.L1.weight": (10, 9),
-    "v_classify.L1.weight": (64, 256), "v_classify.L2.weight": (28, 64),
-    "a_classify.L1.weight": (64, 256), "a_classify.L2.weight": (28, 64),
-    "audio_gated.0.weight": (1, 256), "audio_gated.0.bias": (1,),
-    "video_gated.0.weight": (1, 256), "video_gated.0.bias": (1,),
-}
 
 
 _FULLY_PSP = PSPConfig(renormalize=True, branch_dropout=0.2, rows="audio")

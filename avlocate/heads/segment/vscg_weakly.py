@@ -28,13 +28,8 @@ from .attention import AudioGuidedVisualAttention
 from .escm import ESCMConfig, ESCMCrossInit
 from .psp import PositiveSamplePropagation, PSPConfig
 from .vscg import _bilstm, _check_inputs, _nested_from_dicts
+from ...weights.convert_vscg import OFFICIAL_UNUSED_WEAKLY  # noqa: F401
 
-#: parameters of the official weakly model that its forward never touches (key -> shape).
-OFFICIAL_UNUSED_WEAKLY: dict[str, tuple[int, ...]] = {
-    "escm.layer_norm1.weight": (128,), "escm.layer_norm1.bias": (128,),
-    "escm.v_fc.weight": (256, 256), "escm.a_fc.weight": (256, 256),
-    "W1.weight": (1, 256), "W2.weight": (1, 64), "L3.weight": (64, 128),
-}
 
 
 # Weakly PSP keeps the pruned rows un-normalised and uses branch dropout 0.1 (official).

@@ -7,7 +7,8 @@ PSP's affinity/message projections are also named by argument position officiall
 passed first (``a``) uses ``L1`` for the affinity and ``L2`` for messages, the second (``v``)
 the other way round.
 
-Official checkpoints come either as plain state dicts (``torch.load(weights_only=True)``) or as
+Building avlocate's module from the converted tensors (and checking it fits) is the head's side:
+:mod:`avlocate.heads.segment.official`. Official checkpoints come either as plain state dicts (``torch.load(weights_only=True)``) or as
 whole pickled modules (``torch.save(model)``), which :mod:`.restricted_unpickle` reads without
 executing code. Parameters the official forward never uses are dropped (listed in
 ``OFFICIAL_UNUSED_*``); any other unexpected key, missing key or wrong shape is a WeightsError.
@@ -23,6 +24,8 @@ import torch
 from ..errors import WeightsError
 
 Variant = Literal["fully", "weakly"]
+#: the class name of both official models (vscgfully_model.vscg_net, vscgweakly_model.vscg_net)
+OFFICIAL_VSCG_CLASS = "vscg_net"
 
 _ATTENTION = {
     "attention.affine_audio.": "attention.audio_hidden.",
@@ -79,10 +82,24 @@ WEAKLY_PREFIXES: dict[str, str] = {
 }
 
 
-def _unused(variant: Variant) -> dict[str, tuple[int, ...]]:
-    from ..heads.segment.vscg import OFFICIAL_UNUSED_FULLY
-    from ..heads.segment.vscg_weakly import OFFICIAL_UNUSED_WEAKLY
+#: parameters of the official fully model that its forward never touches (key -> shape).
+OFFICIAL_UNUSED_FULLY: dict[str, tuple[int, ...]] = {
+    "linear_v.weight": (128, 512), "linear_v.bias": (128,), "escm.L1.weight": (10, 9),
+    "v_classify.L1.weight": (64, 256), "v_classify.L2.weight": (28, 64),
+    "a_classify.L1.weight": (64, 256), "a_classify.L2.weight": (28, 64),
+    "audio_gated.0.weight": (1, 256), "audio_gated.0.bias": (1,),
+    "video_gated.0.weight": (1, 256), "video_gated.0.bias": (1,),
+}
 
+#: parameters of the official weakly model that its forward never touches (key -> shape).
+OFFICIAL_UNUSED_WEAKLY: dict[str, tuple[int, ...]] = {
+    "escm.layer_norm1.weight": (128,), "escm.layer_norm1.bias": (128,),
+    "escm.v_fc.weight": (256, 256), "escm.a_fc.weight": (256, 256),
+    "W1.weight": (1, 256), "W2.weight": (1, 64), "L3.weight": (64, 128),
+}
+
+
+def _unused(variant: Variant) -> dict[str, tuple[int, ...]]:
     return OFFICIAL_UNUSED_FULLY if variant == "fully" else OFFICIAL_UNUSED_WEAKLY
 
 
@@ -116,31 +133,13 @@ def convert_vscg_state_dict(
     return variant, out
 
 
-def build_vscg(state: Mapping[str, torch.Tensor], variant: Variant | None = None) -> torch.nn.Module:
-    """An eval-mode avlocate VSCG model (fully or weakly) holding the official weights."""
-    variant, converted = convert_vscg_state_dict(state, variant)
-    return build_vscg_from_converted(converted, variant)
-
-
-def _check_against(model: torch.nn.Module, converted: Mapping[str, torch.Tensor], variant: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(converted))
-    if missing:
-        raise WeightsError(f"VSCG-{variant} weights lack {len(missing)} tensors, e.g. {missing[0]!r}")
-    for key, value in converted.items():
-        if key not in expected:
-            raise WeightsError(f"key {key!r} does not exist in avlocate's VSCG-{variant}")
-        if tuple(value.shape) != tuple(expected[key].shape):
-            raise WeightsError(f"{key!r} has shape {tuple(value.shape)}, expected {tuple(expected[key].shape)}")
-
-
 def load_official_vscg(path: str | Path) -> tuple[Variant, dict[str, torch.Tensor]]:
     """Read an official checkpoint (state dict or whole pickled module) -> converted state dict.
 
     Never executes pickle code: a plain state dict goes through ``torch.load(weights_only=True)``;
     anything else through the restricted unpickler, which refuses unknown globals.
     """
-    from ..weights.restricted_unpickle import load_module_state_dict
+    from .restricted_unpickle import load_module_state_dict
 
     path = Path(path)
     if not path.is_file():
@@ -148,35 +147,11 @@ def load_official_vscg(path: str | Path) -> tuple[Variant, dict[str, torch.Tenso
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # a whole pickled module: weights_only refuses it
-        obj = load_module_state_dict(path)
+        # `vscg_net` is accepted under any module path of the checkpoint's own code (the older
+        # copies in the repository's history were saved by an earlier layout), and its state must
+        # then have VSCG's keys and shapes (convert_vscg_state_dict / build_vscg_from_converted).
+        obj = load_module_state_dict(path, root_class=OFFICIAL_VSCG_CLASS)
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a VSCG model or state dict; give the "
                            "checkpoint saved by the official VSCG training code")
     return convert_vscg_state_dict(obj)
-
-
-def official_vscg_to_safetensors(src: str | Path, dst: str | Path) -> tuple[Variant, Path]:
-    """One-time import: official checkpoint -> avlocate safetensors (validated by building the model).
-
-    The model card (class names, extractor, provenance) is written by the caller.
-    """
-    from safetensors.torch import save_file
-
-    variant, state = load_official_vscg(src)
-    model = build_vscg_from_converted(state, variant)
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(dst),
-              metadata={"source": "official VSCG checkpoint", "variant": variant})
-    return variant, dst
-
-
-def build_vscg_from_converted(state: Mapping[str, torch.Tensor], variant: Variant) -> torch.nn.Module:
-    """An eval-mode avlocate model from an already converted (avlocate-named) state dict."""
-    from ..heads.segment.vscg import VSCG
-    from ..heads.segment.vscg_weakly import VSCGWeakly
-
-    model = VSCG() if variant == "fully" else VSCGWeakly()
-    _check_against(model, state, variant)
-    model.load_state_dict(dict(state), strict=True)
-    return model.eval()

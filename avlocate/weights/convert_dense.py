@@ -6,7 +6,8 @@ or a bare state dict. ``module.`` prefixes (nn.DataParallel) are stripped. Files
 ``torch.load(weights_only=True)``: loading never executes code.
 
 avlocate names its modules after what they do; every official key is renamed by the explicit
-table below (checked 1:1 against the model by the tests). Shapes are unchanged.
+table below (checked 1:1 against the model by the tests). Shapes are unchanged. Building the head
+from the converted tensors is the head's side: :mod:`avlocate.heads.dense.official`.
 """
 from __future__ import annotations
 
@@ -144,23 +145,18 @@ def load_official_checkpoint(path: str | Path, model: str, prefer_ema: bool = Tr
     return convert_state_dict(unwrap_checkpoint(obj, prefer_ema), model)
 
 
-def load_official_head(model: str, checkpoint: str | Path, config: Mapping[str, object] | None = None,
-                       prefer_ema: bool = True) -> torch.nn.Module:
-    """An avlocate head (eval mode) with an official checkpoint's weights.
+#: (visual, audio) input dims of the ONE-PEACE features; I3D+VGGish are (2048, 128)
+ONE_PEACE_DIMS = (1536, 1536)
 
-    ``config`` is the official config dict (the yaml merged with the defaults, as in
-    ``config.json["config"]``); without it the paper configuration of ``model`` is used.
-    """
-    from ..heads.dense import CcnetConfig, CcnetHead, UnavConfig, UnavHead
 
-    classes = {"unav": (UnavHead, UnavConfig), "ccnet": (CcnetHead, CcnetConfig)}
-    if model not in classes:
-        raise WeightsError(f"unknown official model {model!r}; expected one of {', '.join(MODEL_KEYS)}")
-    head_cls, cfg_cls = classes[model]
-    cfg = cfg_cls.from_official(dict(config)) if config is not None else cfg_cls()
-    head = head_cls(cfg)
-    load_into(head, load_official_checkpoint(checkpoint, model, prefer_ema))
-    return head.eval()
+def feature_dims(state: Mapping[str, torch.Tensor]) -> tuple[int, int] | None:
+    """(visual, audio) input dims read from the first embedding convolutions (avlocate names),
+    whose weights are (embed_dim, input_dim, kernel). The released CCNet checkpoint's features are
+    unknown (its yaml says I3D+VGGish dims, its loader reads ONE-PEACE files): this decides."""
+    v, a = state.get("backbone.visual.embed.convs.0.weight"), state.get("backbone.audio.embed.convs.0.weight")
+    if v is None or a is None or v.dim() != 3 or a.dim() != 3:
+        return None
+    return int(v.shape[1]), int(a.shape[1])
 
 
 def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
