@@ -42,7 +42,7 @@ def train_cmd(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="unav100: pull it when missing, train, evaluate on its test split, install the model."),
     datasets_dir: Optional[Path] = typer.Option(None, "--datasets-dir", help="With --dataset: where data sets live (default: $AVLOCATE_HOME/datasets)."),
     timeout: float = typer.Option(30.0, "--timeout", help="With --dataset: seconds to wait for a data host."),
-    fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files) or onepeace."),
+    fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files), onepeace, or lite (`extract -e lite --layout generic` files); with --dataset it picks the features."),
     subset: str = typer.Option("train", "--subset", help="Annotation subset to train on."),
     epochs: Optional[int] = typer.Option(
         None, "--epochs", min=1,
