@@ -152,8 +152,11 @@ def download_drive_file(file_id: str, dest: Path, *, what: str, manual: str, tim
     locks = dest.parent / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
     with FileLock(str(locks / (dest.name + ".lock"))):
-        if dest.is_file():  # another process fetched it while this one waited
-            return DriveDownload(dest, dest.stat().st_size, _sha256(dest))
+        if dest.is_file():  # another process fetched it while this one waited (or an earlier run)
+            digest = _sha256(dest)
+            if not expect_sha256 or digest == expect_sha256:
+                return DriveDownload(dest, dest.stat().st_size, digest)
+            dest.unlink()  # not the pinned file: fetch it again (and check that copy)
         staging = dest.with_name(dest.name + ".incoming")
         staging.unlink(missing_ok=True)  # finished but never checked (a crash): fetch again
         digest = _fetch(file_id, staging, what, manual, timeout)

@@ -202,6 +202,9 @@ def _pull_model(e: WeightEntry, timeout: float, classes_file: Path | None) -> Pa
             # weights first, card last: a card is what makes the model "installed"
             os.replace(staging / f"{e.name}.safetensors", home / f"{e.name}.safetensors")
             os.replace(card, home / card.name)
+        except WeightsError as exc:  # the structure does not fit: never pinned; the next copy may
+            first_error = first_error or exc
+            continue
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             upstream.unlink(missing_ok=True)  # converted (or refused): the safetensors is what runs use

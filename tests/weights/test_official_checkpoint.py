@@ -183,17 +183,27 @@ def _pickled_vscg_under(module_name: str, reference_dir: Path, out: Path) -> dic
 
 def test_official_checkpoint_vscg_from_the_git_host_under_a_historical_module_path(cli, tmp_path, monkeypatch,
                                                                                     file_host, home, reference_dir):
-    ckpt = tmp_path / "GTM3_295_fully7970.pt"
+    """The first copy's state is not VSCG's (refused, never pinned); the second one is taken."""
+    bad = tmp_path / "GTM3_295_fully7970.pt"
+    _pickled_not_vscg(bad)
+    ckpt = tmp_path / "GTM_295_fully7970.pt"
     _pickled_vscg_under("pretrained_layout.GTM3_model", reference_dir, ckpt)
-    blob = subprocess.run(["git", "hash-object", str(ckpt)], capture_output=True, text=True, check=True).stdout.strip()
-    path = "Bravo5542/VSCG/raw/3bd71acc/pretrained-model/GTM3_295_fully7970.pt"
+
+    def blob_of(f: Path) -> str:
+        return subprocess.run(["git", "hash-object", str(f)], capture_output=True, text=True, check=True).stdout.strip()
+
+    bad_path = "Bravo5542/VSCG/raw/3bd71acc/pretrained-model/GTM3_295_fully7970.pt"
+    path = "Bravo5542/VSCG/raw/3bd71acc/pretrained-model/GTM_295_fully7970.pt"
+    file_host.files[bad_path] = bad.read_bytes()
     file_host.files[path] = ckpt.read_bytes()
     classes = [f"ave {i}" for i in range(28)]
     (tmp_path / "ave.txt").write_text("\n".join(classes) + "\n")
     _manifest(tmp_path, monkeypatch, {"vscg": {
         "head": "vscg", "extractor": "vgg19-vggish", "file": "vscg.safetensors", "import": "official-vscg",
-        "sources": [{"source": f"{file_host.url}/{path}", "check": f"git-blob-sha1:{blob}",
+        "sources": [{"source": f"{file_host.url}/{bad_path}", "check": f"git-blob-sha1:{blob_of(bad)}",
                      "upstream": "GTM3_295_fully7970.pt"},
+                    {"source": f"{file_host.url}/{path}", "check": f"git-blob-sha1:{blob_of(ckpt)}",
+                     "upstream": "GTM_295_fully7970.pt"},
                     {"source": "gdrive-folder:1_wcW1T7HeLSkEOYTTRj1PnHXWReeaynT/VSCG_fully.pt",
                      "check": "structure+sha256-pin", "fetch": "browser"}]}})
     monkeypatch.delenv("AVLOCATE_OFFLINE", raising=False)
@@ -204,15 +214,13 @@ def test_official_checkpoint_vscg_from_the_git_host_under_a_historical_module_pa
     from avlocate.weights.store import load_card
 
     card = load_card("vscg")
-    assert card.head == "vscg" and card.classes == classes
+    assert card.head == "vscg" and card.classes == classes and card.provenance["upstream"].endswith(path)
+    assert list(json.loads((home / "pins.json").read_text())) == ["GTM_295_fully7970.pt"]
     assert _leftovers(home) == ["pins.json", "vscg.json", "vscg.safetensors"]
 
 
-def test_official_checkpoint_vscg_pickle_whose_state_is_not_vscg_is_refused(tmp_path, reference_dir):
-    from avlocate.errors import WeightsError
-    from avlocate.weights.convert_vscg import load_official_vscg
-
-    ckpt = tmp_path / "other.pt"
+def _pickled_not_vscg(ckpt: Path) -> None:
+    """A whole module whose class is called ``vscg_net`` but whose state is something else."""
     mod = types.ModuleType("someone_else.model")
 
     class vscg_net(torch.nn.Module):  # noqa: N801 - right name, wrong content
@@ -224,6 +232,14 @@ def test_official_checkpoint_vscg_pickle_whose_state_is_not_vscg_is_refused(tmp_
     mod.vscg_net = vscg_net
     with _importable("someone_else.model", mod):
         torch.save(vscg_net(), ckpt)
+
+
+def test_official_checkpoint_vscg_pickle_whose_state_is_not_vscg_is_refused(tmp_path):
+    from avlocate.errors import WeightsError
+    from avlocate.weights.convert_vscg import load_official_vscg
+
+    ckpt = tmp_path / "other.pt"
+    _pickled_not_vscg(ckpt)
     with pytest.raises(WeightsError, match="not an official VSCG"):
         load_official_vscg(ckpt)
 
