@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads (default: all cores)")
     ap.add_argument("--gpu", action="store_true", help="also measure on the GPU when there is one")
+    ap.add_argument("--gpu-only", action="store_true", help="with --gpu: skip the CPU rows (benchmarks/gpu_check.sh)")
     ap.add_argument("--clap-python", default=str(CLAP_PYTHON) if CLAP_PYTHON.exists() else None,
                     help="interpreter with open_clip + laion_clap for the clip-clap rows")
     ap.add_argument("--workdir", type=Path, help="reuse/keep generated clips and weights here")
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                       f"44.1 kHz mono AAC ({time.perf_counter() - t0:.1f} s)", flush=True)
             videos[fam] = path
 
-    devices = ["cpu"] + (["cuda"] if args.gpu and torch.cuda.is_available() else [])
+    devices = ([] if args.gpu_only and args.gpu else ["cpu"]) + (["cuda"] if args.gpu and torch.cuda.is_available() else [])
     local = [f for f in families if f not in ("clip-clap", "clip-clap-zs") or have_clap_libs()]
     remote = [f for f in families if f not in local]
     rows = []
@@ -321,6 +322,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             cmd = [args.clap_python, str(Path(__file__).resolve()), "--families", ",".join(remote),
                    "--threads", str(args.threads), "--workdir", str(work), "--json", str(out),
                    "--video-map", ",".join(f"{f}={videos[f]}" for f in remote)] + (["--gpu"] if args.gpu else []) \
+                + (["--gpu-only"] if args.gpu_only else []) \
                 + (["--no-breakdown"] if args.no_breakdown else [])
             env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
             subprocess.run(cmd, check=True, env=env)

@@ -56,6 +56,9 @@ def train_segment_command(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimiser steps."),
     preload: bool = typer.Option(False, "--preload", help="Read the features into memory once (AVE train: ~3.3 GB)."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one, as for run), cpu or cuda[:N]."),
+    restart: bool = typer.Option(False, "--restart",
+                                 help="Ignore <out>/<name>.train-state.pt and train from the start (default: resume after its last epoch)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Train a segment-level head (VSCG / AVSGN, fully or weakly supervised) on AVE-format features."""
     from ..pipeline.models import resolve_device
@@ -65,7 +68,8 @@ def train_segment_command(
 
     overrides = _json_object(head_config, "--head-config")
     cfg = SegmentTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps,
-                             preload=preload, device=str(resolve_device(device)), head_config=overrides)
+                             preload=preload, device=str(resolve_device(device)), head_config=overrides,
+                             resume=not restart, progress=progress)
     if dataset is not None:
         if data is not None:
             raise UsageError("--dataset brings its own data folder: drop --data")

@@ -11,7 +11,7 @@ Annotations: ``{"database": {id: {"subset", "duration", "annotations": [{"label"
 As the official loaders: both streams are cut to the shorter length, segments in seconds become
 fractional feature steps through the Timeline (``(t * fps - window / 2) / stride``), and training
 crops (:func:`random_crop`) follow the official ``truncate_feats`` (crop ratio 0.9-1.0, then a
-window of at most max_seq_len, keeping events with more than half of their length inside).
+window of at most max_seq_len, keeping events with at least half of their length inside).
 """
 from __future__ import annotations
 
@@ -136,13 +136,13 @@ def random_crop(item: Item, max_len: int, rng: random.Random, crop_ratio: tuple[
         length = rng.randint(max(round(crop_ratio[0] * n), 1), min(round(crop_ratio[1] * n), n))
         if length == n:
             return item
-    for _ in range(100):  # the official code also retries until an event survives
+    for _ in range(200):  # the official code also retries (200 times) until an event survives
         start = rng.randint(0, n - length)
         end = start + length
         segs = item.segments.clone()
         inter = (segs[:, 1].clamp(max=end) - segs[:, 0].clamp(min=start)).clamp(min=0)
         area = (segs[:, 1] - segs[:, 0]).clamp(min=1e-6)
-        keep = inter / area > trunc_thresh
+        keep = inter / area >= trunc_thresh  # official: kept at exactly half inside too
         if keep.any() or segs.numel() == 0:
             break
     segs = torch.stack([segs[:, 0].clamp(min=start), segs[:, 1].clamp(max=end)], 1)[keep] - start

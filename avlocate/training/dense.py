@@ -18,7 +18,7 @@ The official recipe (UnAV avel_unav100.yaml / CCNet_unav100.yaml, their shared `
 - length: ``epochs`` is the config's value (40); the official loop trains ``epochs +
   warmup_epochs`` epochs (45) and its cosine ends there. We do the same;
 - training crops as the official loader (``datasets.unav.random_crop``), batches padded to
-  max_seq_len;
+  max_seq_len, full batches only (the official loader drops each epoch's remainder);
 - an EMA copy of the weights (decay 0.999, ``e = decay * e + (1 - decay) * w``) is what gets
   evaluated and saved (eval.py loads ``state_dict_ema``).
 Deliberate differences:
@@ -51,7 +51,7 @@ from ..heads.dense.losses import LossNormalizer, dense_losses, diou_1d
 from ..registry import HEADS
 from .checkpoint import fingerprint, load_state, save_state, state_path
 from .loader import (PrefetchLoader, PreparedBatch, collate, epoch_batches, load_training_items,  # noqa: F401
-                     materialize, prepare_batch, snippet_targets)
+                     materialize, prepare_batch, snippet_targets, steps_per_epoch)
 from .progress import TrainProgress
 from ..weights.card import ModelCard
 from ..weights.store import save_weights
@@ -146,7 +146,7 @@ def prepared_losses(head: nn.Module, batch: PreparedBatch, cfg: DenseTrainConfig
 
         if autocast is not None:
             out.aux = {k: [x.float() for x in v] for k, v in out.aux.items()}
-        # ESG-Net only (no official code): L_mcls is added to the dense losses with weight 1 (Eq. 10)
+        # ESG-Net only (no official code): L = L_cls + L_reg + L_mcls (paper Eq. 13), the rest as UnAV
         losses["mcls_loss"] = guidance_loss(out, batch.snippet_targets, tuple(head.cfg.guidance_weights))
         losses["final_loss"] = losses["final_loss"] + losses["mcls_loss"]
     return losses
@@ -343,11 +343,10 @@ def train_head(head: nn.Module, items: list[Any], cfg: DenseTrainConfig,
     each epoch's state is saved (epochs count from 1). ``stats`` receives ``wait_s`` / ``train_s``.
     """
     torch.manual_seed(cfg.seed)
-    steps_per_epoch = math.ceil(len(items) / cfg.batch_size)
+    per_epoch = steps_per_epoch(len(items), cfg.batch_size)
     total_epochs = cfg.total_epochs
-    total = total_epochs * steps_per_epoch if cfg.max_steps is None else min(cfg.max_steps,
-                                                                             total_epochs * steps_per_epoch)
-    trainer = DenseTrainer(head, cfg, steps_per_epoch, precision)
+    total = total_epochs * per_epoch if cfg.max_steps is None else min(cfg.max_steps, total_epochs * per_epoch)
+    trainer = DenseTrainer(head, cfg, per_epoch, precision)
     settings = {"train": asdict(cfg), "head": head.cfg.to_dict(), "items": [getattr(it, "video_id", "") for it in items],
                 "precision": trainer.precision, **(fingerprint_of or {})}
     settings["train"].pop("max_steps", None)  # stopping earlier or later does not change the steps taken
@@ -379,7 +378,7 @@ def train_head(head: nn.Module, items: list[Any], cfg: DenseTrainConfig,
                     history.append(trainer.step(batch))
                     bar.advance(history[-1]["final_loss"])
                 wait_s += loader.wait_s
-                if state_file is not None and len(groups) == steps_per_epoch:
+                if state_file is not None and len(groups) == per_epoch:
                     save_state(state_file, {"fingerprint": fp, "epoch": epoch + 1, "trainer": trainer.state_dict(),
                                             "rng": _rng_state(trainer.device)})
                     saved_epoch = epoch + 1
@@ -459,6 +458,9 @@ def train(head: str, annotations: Path, features: Path, out_dir: Path, name: str
     weights = save_weights(ema.module.state_dict(), card, Path(out_dir))
     state_file.unlink(missing_ok=True)  # the model is written: nothing left to resume
     share = stats["wait_s"] / stats["train_s"] if stats.get("train_s") else None
+    if history and share is not None:
+        log(f"{len(history)} steps in {stats['train_s']:.1f} s ({len(history) / stats['train_s']:.2f} steps/s, "
+            f"{stats['precision']}); waiting for data {100 * share:.1f} % of the time")
     return TrainResult(weights, card, history, ema.module, model, before, after,
                        int(stats.get("start_epoch", 0)), share)
 

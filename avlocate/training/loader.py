@@ -148,6 +148,12 @@ def prepare_batch(items: Sequence[Item], head_cfg: Any, guidance: bool = False) 
                          snippet_targets(items, length, head_cfg.num_classes) if guidance else None, len(items))
 
 
+def steps_per_epoch(num_items: int, batch_size: int) -> int:
+    """Full batches only, as the official loader (``drop_last=True`` in training: each epoch leaves
+    out the remainder of its shuffle); a data set smaller than one batch gives one smaller batch."""
+    return max(1, num_items // batch_size)
+
+
 def epoch_batches(items: Sequence[AnyItem], batch_size: int, seed: int, epoch: int, max_len: int,
                   crop_ratio: tuple[float, float] | None, trunc_thresh: float) -> tuple[list[list[int]], Callable]:
     """The shuffled index groups of ``epoch`` and the function that crops one group.
@@ -158,7 +164,8 @@ def epoch_batches(items: Sequence[AnyItem], batch_size: int, seed: int, epoch: i
     rng = random.Random(f"avlocate-dense/{seed}/{epoch}")
     order = list(range(len(items)))
     rng.shuffle(order)
-    groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    n = steps_per_epoch(len(items), batch_size)
+    groups = [order[i * batch_size:(i + 1) * batch_size] for i in range(n)]
 
     def crop(group: list[int]) -> list[Item]:
         return [random_crop(materialize(items[i]), max_len, rng, crop_ratio, trunc_thresh) for i in group]

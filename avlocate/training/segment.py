@@ -14,6 +14,12 @@ last epoch's) and report test accuracy separately (``avlocate evaluate``).
 Output: ``<name>.safetensors`` + ``<name>.json`` (card: head, the extractor of the layout and its
 feature protocol, the event classes of the data in output order — background, the last output,
 is not a card class —, decode kind "segments", provenance with the validation accuracy).
+
+Resume: after every epoch the loop state (weights, optimizer, schedule, data-order generator,
+torch random state, losses, best validation weights) is written atomically to
+``<out>/<name>.train-state.pt`` (:mod:`avlocate.training.checkpoint`); a later run with the same
+data and settings continues after the last finished epoch (``resume=False``: from the start). The
+file is removed once the model is written.
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ from ..datasets.unav import DatasetError
 from ..errors import UsageError
 from ..weights.card import ModelCard
 from ..weights.store import save_weights
+from .checkpoint import fingerprint, load_state, save_state, state_path
+from .progress import TrainProgress
 
 VARIANTS = ("vscg", "vscg-weakly", "avsgn", "avsgn-weakly")
 LAYOUT = {"vscg": "vgg19-vggish", "vscg-weakly": "vgg19-vggish", "avsgn": "clip-clap", "avsgn-weakly": "clip-clap"}
@@ -63,6 +71,8 @@ class SegmentTrainConfig:
     preload: bool = False  # read the train/val features into memory once (AVE train: ~3.3 GB) instead of per batch
     device: str = "cpu"
     head_config: dict[str, Any] = field(default_factory=dict)  # e.g. {"event_threshold": 0.5}
+    resume: bool = True  # continue after the last finished epoch of <out>/<name>.train-state.pt
+    progress: bool | None = False  # progress bar (None: on a terminal)
 
 
 @dataclass
@@ -188,37 +198,63 @@ def train_segment(data_dir: str | Path, variant: str, out_dir: str | Path, name:
     best_acc, best_state = -math.inf, None
     gen = torch.Generator().manual_seed(seed)
     steps = 0
-    for epoch in range(epochs):
-        head.train()
-        order = torch.randperm(len(train), generator=gen).numpy()
-        epoch_losses = []
-        for lo in range(0, len(order), batch_size):
-            audio, visual, labels = train.batch(order[lo : lo + batch_size])
-            terms = helpers.batch_loss(head, audio.to(device), visual.to(device), labels.to(device))
-            opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            opt.step()
-            epoch_losses.append(float(terms["total"].detach()))
-            steps += 1
+    name = name or variant
+    state_file = state_path(Path(out_dir), name)
+    fp = fingerprint({"variant": variant, "data": str(Path(data_dir).resolve()), "train": len(train),
+                      "val": len(val) if val is not None else None, "epochs": epochs, "batch_size": batch_size,
+                      "seed": seed, "lr": paper.lr, "head_config": cfg.head_config, "classes": list(data.classes)})
+    start_epoch = 0
+    state = load_state(state_file, fp) if cfg.resume else None
+    if state is not None:
+        head.load_state_dict(state["head"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["rng"])
+        losses, step_losses = list(state["losses"]), list(state["step_losses"])
+        best_acc, best_state, steps = float(state["best_acc"]), state["best_state"], int(state["steps"])
+        start_epoch = int(state["epoch"])
+        log(f"resuming from {state_file} after epoch {start_epoch}/{epochs}")
+    per_epoch = math.ceil(len(train) / batch_size)
+    total = epochs * per_epoch if cfg.max_steps is None else min(cfg.max_steps, epochs * per_epoch)
+    with TrainProgress(total, min(steps, total), epochs, log, cfg.progress) as bar:
+        for epoch in range(start_epoch, epochs):
             if cfg.max_steps is not None and steps >= cfg.max_steps:
                 break
-        sched.step()
-        losses.append(float(np.mean(epoch_losses)))
-        step_losses += epoch_losses
-        msg = f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}"
-        if val is not None and len(val):
-            acc = evaluate_split(head, val, batch_size, device)
-            msg += f", val accuracy {acc:.2f} %"
-            if acc > best_acc:
-                best_acc, best_state = acc, copy.deepcopy(head.state_dict())
-        log(msg)
-        if cfg.max_steps is not None and steps >= cfg.max_steps:
-            break
+            bar.start_epoch(epoch + 1)
+            head.train()
+            order = torch.randperm(len(train), generator=gen).numpy()
+            epoch_losses = []
+            for lo in range(0, len(order), batch_size):
+                audio, visual, labels = train.batch(order[lo : lo + batch_size])
+                terms = helpers.batch_loss(head, audio.to(device), visual.to(device), labels.to(device))
+                opt.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                opt.step()
+                epoch_losses.append(float(terms["total"].detach()))
+                bar.advance(epoch_losses[-1])
+                steps += 1
+                if cfg.max_steps is not None and steps >= cfg.max_steps:
+                    break
+            sched.step()
+            losses.append(float(np.mean(epoch_losses)))
+            step_losses += epoch_losses
+            msg = f"loss {losses[-1]:.4f}"
+            if val is not None and len(val):
+                acc = evaluate_split(head, val, batch_size, device)
+                msg += f", val accuracy {acc:.2f} %"
+                if acc > best_acc:
+                    best_acc, best_state = acc, copy.deepcopy(head.state_dict())
+            if len(epoch_losses) == per_epoch:  # a whole epoch: its state can be resumed from
+                save_state(state_file, {
+                    "fingerprint": fp, "epoch": epoch + 1, "head": head.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "generator": gen.get_state(), "rng": torch.get_rng_state(),
+                    "losses": losses, "step_losses": step_losses, "best_acc": best_acc, "best_state": best_state,
+                    "steps": steps})
+            log(f"epoch {epoch + 1}/{epochs}: {msg}")
     if best_state is not None:
         head.load_state_dict(best_state)
     val_acc = None if best_state is None else best_acc
-
-    name = name or variant
     card = ModelCard(
         name=name, head=variant, extractor=data.extractor, classes=data.classes[:-1],
         weights_file=f"{name}.safetensors", head_config={"num_classes": len(data.classes), **cfg.head_config},
@@ -230,6 +266,7 @@ def train_segment(data_dir: str | Path, variant: str, out_dir: str | Path, name:
         description=f"{variant} trained by avlocate on AVE-format data ({data.layout} features)",
     )
     weights = save_weights(head.state_dict(), card, Path(out_dir))
+    state_file.unlink(missing_ok=True)  # the model is written: nothing left to resume
     return TrainResult(Path(out_dir) / f"{name}.json", weights, losses, step_losses, val_acc)
 
 

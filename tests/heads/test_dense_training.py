@@ -17,17 +17,16 @@ SMALL = dict(input_dim_visual=8, input_dim_audio=8, num_classes=K, max_seq_len=T
 
 
 def _brute_targets(points, segs, labels, k):
+    """The official rule in plain loops: every covering event in range marks its class; events are
+    written in annotation order, so the last one of a class sets that class's offsets."""
     cls = torch.zeros(len(points), k)
     reg = torch.zeros(len(points), k, 2)
-    best = torch.full((len(points), k), float("inf"))
     for i, (t, lo, hi, s) in enumerate(points.tolist()):
         for (a, b), c in zip(segs.tolist(), labels.tolist()):
             left, right = t - a, b - t
             if min(left, right) > 0 and lo <= max(left, right) <= hi:
                 cls[i, c] = 1
-                if b - a < best[i, c]:
-                    best[i, c] = b - a
-                    reg[i, c] = torch.tensor([left, right]) / s
+                reg[i, c] = torch.tensor([left, right]) / s
     return cls, reg
 
 
@@ -42,6 +41,14 @@ def test_point_targets_equal_a_plain_loop():
     want_cls, want_reg = _brute_targets(pts, segs, labels, K)
     assert torch.equal(cls, want_cls) and cls.sum() > 0
     torch.testing.assert_close(reg, want_reg)
+    # two nested events of one class covering a point on the same level: the later one wins
+    two = torch.tensor([[0.0, 40.0], [2.0, 30.0]])
+    for order in ([0, 1], [1, 0]):
+        c, r = point_targets(pts, two[order], torch.tensor([1, 1]), K)
+        row = 64 + 32 + 16 + 3  # level 3 (stride 8) point t = 24: max distances 24 and 22, both in 16-32
+        assert float(pts[row, 0]) == 24.0 and float(pts[row, 3]) == 8.0 and c[row, 1] == 1
+        last = two[order][1]
+        torch.testing.assert_close(r[row, 1], torch.stack([24 - last[0], last[1] - 24]) / 8)
 
 
 def test_diou_is_zero_for_a_perfect_prediction_and_grows_with_error():

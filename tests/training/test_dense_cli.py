@@ -58,3 +58,23 @@ def test_bad_inputs_are_usage_errors(tmp_path):
     r = runner.invoke(_app(), ["train", "--head", "nosuchhead", "--annotations", str(ann), "--features", str(feats),
                                "--out", str(tmp_path / "m")])
     assert isinstance(r.exception, UsageError) and "nosuchhead" in str(r.exception)
+
+
+def test_train_options_precision_and_restart(tmp_path):
+    ann, feats = _data(tmp_path)
+    runner = CliRunner()
+    small = json.dumps({"max_seq_len": 32, "embed_dim": 16, "num_heads": 2, "head_dim": 16, "drop_path": 0.0})
+    base = ["train", "--head", "unav", "--annotations", str(ann), "--features", str(feats), "--out",
+            str(tmp_path / "m"), "--format", "onepeace", "--batch-size", "2", "--head-config", small,
+            "--device", "cpu", "--no-progress"]
+    r = runner.invoke(_app(), base + ["--max-steps", "1", "--precision", "fp16"])
+    assert isinstance(r.exception, UsageError) and "fp16 needs a CUDA GPU" in str(r.exception)
+    # a leftover state of other settings is refused; --restart trains from the start over it
+    from avlocate.training.checkpoint import save_state
+
+    save_state(tmp_path / "m" / "unav-onepeace.train-state.pt", {"fingerprint": "other", "epoch": 1})
+    r = runner.invoke(_app(), base + ["--max-steps", "1"])
+    assert isinstance(r.exception, UsageError) and "--restart" in str(r.exception)
+    r = runner.invoke(_app(), base + ["--max-steps", "1", "--restart", "--cache", "disk"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert json.loads((tmp_path / "m" / "unav-onepeace.json").read_text())["provenance"]["steps"] == 1

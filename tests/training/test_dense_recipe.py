@@ -70,10 +70,10 @@ def test_crop_keeps_events_mostly_inside():
         for (s, e), k in zip(c.segments.tolist(), c.labels.tolist()):
             orig = segs[k]
             inside = min(float(orig[1]), start + 32) - max(float(orig[0]), start)
-            assert inside / float(orig[1] - orig[0]) > 0.5
+            assert inside / float(orig[1] - orig[0]) >= 0.5
             assert 0 <= s <= e <= 32
         expected = {k for k, (s, e) in enumerate(segs.tolist())
-                    if (min(e, start + 32) - max(s, start)) / (e - s) > 0.5}
+                    if (min(e, start + 32) - max(s, start)) / (e - s) >= 0.5}  # official: >= trunc_thresh
         assert set(c.labels.tolist()) == expected
     # short videos: 90-100 % of the length (official crop_ratio)
     short = Item("s", torch.zeros(30, 1), torch.zeros(30, 1), torch.tensor([[0.0, 29.0]]), torch.tensor([0]), 10.0)
@@ -88,3 +88,13 @@ def test_onepeace_files(tmp_path: Path):
     np.save(tmp_path / "x_one_peace_audio.npy", np.zeros((9, 1536), np.float32))
     v, a = load_features(tmp_path, "x", "onepeace")
     assert v.shape == (9, 1536) and a.shape == (9, 1536)
+
+
+def test_crop_keeps_an_event_exactly_half_inside():
+    """Official truncate_feats keeps a segment whose inside share is >= trunc_thresh (0.5)."""
+    item = Item("h", torch.zeros(20, 1), torch.zeros(20, 1), torch.tensor([[0.0, 20.0]]), torch.tensor([3]), 8.0)
+    rng = random.Random(1)
+    for _ in range(5):
+        c = random_crop(item, 10, rng, crop_ratio=None)
+        assert c.visual.shape[0] == 10 and c.labels.tolist() == [3]
+        assert c.segments.tolist() == [[0.0, 10.0]]

@@ -136,9 +136,11 @@ def test_prefetch_loader_gives_the_batches_of_the_plain_loop_and_passes_errors(t
 
     def batches(depth: int) -> list:
         groups, crop = epoch_batches(items, 3, seed=5, epoch=2, max_len=32, crop_ratio=(0.9, 1.0), trunc_thresh=0.5)
+        # 8 videos in batches of 3: two full batches, the remainder is left out (official drop_last)
+        assert [len(g) for g in groups] == [3, 3] and len(set(groups[0] + groups[1])) == 6
         loader = PrefetchLoader(groups, lambda g: prepare_batch(crop(g), cfg), "cpu", depth)
         out = list(loader)
-        assert loader.batches == len(groups) == 3 and loader.wait_s >= 0
+        assert loader.batches == len(groups) and loader.wait_s >= 0
         return out
 
     plain, ahead = batches(0), batches(2)
@@ -159,3 +161,14 @@ def test_progress_bar_shows_epoch_loss_and_eta(tmp_path, capsys):
           **{**RECIPE, "epochs": 1})
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "loss" in err and "ETA" in err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_with_reduced_precision_and_pinned_prefetch(tmp_path):
+    ann, feats = _data(tmp_path)
+    res = train("unav", ann, feats, tmp_path / "g", name="m", head_overrides=SMALL, log=lambda s: None,
+                progress=False, device="cuda", precision="auto", prefetch=2, **RECIPE)
+    assert next(res.head.parameters()).device.type == "cuda"
+    assert res.card.provenance["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    assert len(res.losses) == 6 and all(torch.isfinite(torch.tensor(l["final_loss"])) for l in res.losses)
+    assert res.data_wait_share is not None and 0 <= res.data_wait_share <= 1

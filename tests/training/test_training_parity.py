@@ -81,7 +81,7 @@ def _items(arrays: Any, batch: int) -> list[Item]:
     return out
 
 
-def _build(path: Path, model: str, init_loss_norm: float | None = None) -> Run:
+def _build(path: Path, model: str, init_loss_norm: float | None = None, device: str = "cpu") -> Run:
     meta = json.loads((path / "train_cases_meta.json").read_text())
     arrays = np.load(path / "train_cases.npz")
     official = json.loads((path / "config.json").read_text())["config"]
@@ -97,6 +97,7 @@ def _build(path: Path, model: str, init_loss_norm: float | None = None) -> Run:
     assert len(scales) == meta["affine_drop_path_modules"]
     for m in scales:
         m.drop_prob = 0.0
+    head = head.to(device)
     train_cfg = recipe(model, learning_rate=opt["learning_rate"], epochs=opt["epochs"],
                        warmup_epochs=opt["warmup_epochs"], weight_decay=opt["weight_decay"],
                        clip_grad_l2norm=meta["clip_grad_l2norm"], ema_decay=meta["ema_decay"],
@@ -109,7 +110,7 @@ def _build(path: Path, model: str, init_loss_norm: float | None = None) -> Run:
         items = _items(arrays, step["batch"])
         run.batches.append(items)
         run.lr_used.append(trainer.lr())
-        run.losses.append(trainer.step(prepare_batch(items, cfg)))
+        run.losses.append(trainer.step(prepare_batch(items, cfg).to(device)))
         run.normalizer.append(trainer.normalizer.value)
         run.grad_norm.append(trainer.last_grad_norm)
         run.lr_after.append(trainer.lr())
@@ -227,3 +228,23 @@ def test_training_parity_weights_and_ema_after_three_steps(arrays_run):
         for name in official:
             _assert_summary(_summary(ours[official_to_avlocate_key(name, run.model)]), a[f"{prefix}{name}"],
                             what=f"{prefix}{name}", **PARAM_TOL)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model", list(HEADS))
+def test_training_parity_losses_on_cuda(reference_dir, model):
+    """The same three official iterations on the GPU in float32 (TF32 off): losses and normaliser
+    within 1e-4 relative (GPU reductions sum in another order than the CPU's)."""
+    path = reference_dir / "dense" / model / "small"
+    if not (path / "train_cases.npz").is_file():
+        pytest.skip(f"{path} has no training cases")
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        run = _build(path, model, device="cuda")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    for k, want in enumerate(run.meta["steps"]):
+        for key in ("cls_loss", "reg_loss", "final_loss"):
+            assert run.losses[k][key] == pytest.approx(want[key], rel=1e-4), (k, key)
+        assert run.normalizer[k] == pytest.approx(want["loss_normalizer_after"], rel=1e-6), k

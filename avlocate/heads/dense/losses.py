@@ -8,8 +8,11 @@ all valid points and classes, and the 1-D DIoU loss over the (point, class) pair
 both divided by an EMA of the number of positive points (init 250, momentum 0.9), as the official
 code (the UnAV paper says GIoU; its code uses DIoU, which we follow).
 
-Deliberate difference: when two events of the same class both cover a point, the official loop
-keeps whichever it writes last; we keep the shortest (deterministic, and easiest to regress).
+When two events of the same class both cover a point (within the level's range), the official
+``label_points_single_video`` writes their regression targets into one (point, class) slot in event
+order, so the last event in the annotation order wins (PyTorch's CPU ``index_put_`` writes in
+order); we do the same, deterministically. Checked against official targets by
+``tests/training/test_training_parity.py``.
 """
 from __future__ import annotations
 
@@ -43,9 +46,10 @@ def point_targets(points: torch.Tensor, segments: torch.Tensor, labels: torch.Te
     ok = (dist.min(-1).values > 0) & (far >= points[:, 1:2]) & (far <= points[:, 2:3])  # (P, N)
     one_hot = F.one_hot(labels.long(), num_classes).to(points.dtype)  # (N, K)
     cls = (ok.to(points.dtype) @ one_hot).clamp(max=1.0)
-    length = (segments[:, 1] - segments[:, 0])[None, None, :]  # (1, 1, N)
+    order = torch.arange(segments.shape[0], device=points.device)[None, None, :]  # (1, 1, N)
     of_class = ok[:, None, :] & (one_hot.T.bool()[None])  # (P, K, N)
-    best = torch.where(of_class, length, torch.full_like(length, float("inf"))).argmin(-1)  # (P, K)
+    best = torch.where(of_class, order, torch.full_like(order, -1)).argmax(-1)  # (P, K): the last event
+    # (a class no event covers gets index 0 here; its target is zeroed by ``cls`` below)
     reg = torch.gather(dist, 1, best[..., None].expand(p, num_classes, 2))  # (P, K, 2)
     reg = reg * cls[..., None] / points[:, 3, None, None]
     return cls, reg
