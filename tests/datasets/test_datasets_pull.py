@@ -225,3 +225,16 @@ def test_datasets_pull_refetches_deleted_features_against_the_recorded_sha256(tm
     _, err = _err_lines(capsys)
     assert len(err) == 1 and "pinned" in err[0]
     assert not list(feats.glob("*_flow.npy"))
+
+
+def test_datasets_path_and_usage_errors_are_one_line(tmp_path, home, monkeypatch, capsys):
+    monkeypatch.delenv("AVLOCATE_DATASETS")
+    assert main(["datasets", "path", "ave"]) == 2
+    assert main(["datasets", "pull", "nosuch"]) == 2
+    assert main(["train", "--head", "esgnet", "--dataset", "unav100", "--annotations", str(tmp_path / "a.json")]) == 2
+    assert main(["train", "--head", "esgnet", "--features", str(tmp_path)]) == 2
+    _, err = _err_lines(capsys)
+    assert len(err) == 4
+    assert "not pulled" in err[0] and "no data set named 'nosuch'" in err[1]
+    assert "drop --annotations" in err[2] and "give --dataset NAME" in err[3]
+    assert not home.exists()
