@@ -20,9 +20,11 @@ from . import report as _report  # noqa: F401
 from . import samples as _samples  # noqa: F401
 from .app import _err, _state, app, samples_app
 from .weights import weights_app
+from .datasets import datasets_app
 
 app.add_typer(samples_app, name="samples")
 app.add_typer(weights_app, name="weights")
+app.add_typer(datasets_app, name="datasets")
 
 
 def _register_training_commands() -> None:

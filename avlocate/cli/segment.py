@@ -42,8 +42,11 @@ def is_segment_model(name: str) -> bool:
 
 def train_segment_command(
     head: str = typer.Option(..., "--head", help=f"Head to train: {', '.join(SEGMENT_MODELS)}."),
-    data: Path = typer.Option(..., "--data", help="AVE-format folder: Annotations.txt, split files, feature .h5 files."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder for <name>.safetensors + <name>.json."),
+    data: Optional[Path] = typer.Option(None, "--data", help="AVE-format folder: Annotations.txt, split files, feature .h5 files (or --dataset)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for <name>.safetensors + <name>.json (with --dataset default: $AVLOCATE_HOME, where `run` looks)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="ave: pull it when missing, train, evaluate on its test split, install the model."),
+    datasets_dir: Optional[Path] = typer.Option(None, "--datasets-dir", help="With --dataset: where data sets live (default: $AVLOCATE_HOME/datasets)."),
+    timeout: float = typer.Option(30.0, "--timeout", help="With --dataset: seconds to wait for a data host."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name for --model later (default: the head's)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: the paper's (VSCG 300, AVSGN 200)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the paper's (128 / 64)."),
@@ -61,10 +64,24 @@ def train_segment_command(
     from ..pipeline.models import resolve_device
     from ..training.segment import SegmentTrainConfig, train_segment
 
+    from ..errors import UsageError
+
     overrides = _json_object(head_config, "--head-config")
     cfg = SegmentTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps,
                              preload=preload, device=str(resolve_device(device)), head_config=overrides,
                              resume=not restart, progress=progress)
+    if dataset is not None:
+        if data is not None:
+            raise UsageError("--dataset brings its own data folder: drop --data")
+        from ..training.from_dataset import train_segment_on_dataset
+
+        run = train_segment_on_dataset(head, dataset, out_dir, name, datasets_dir, timeout, cfg,
+                                       log=lambda m: typer.echo(m, err=True))
+        typer.echo(f"test split of {dataset}:\n{run.table()}", err=True)
+        typer.echo(str(run.card_path))
+        return
+    if data is None or out_dir is None:
+        raise UsageError("give --dataset NAME, or both --data and --out")
     result = train_segment(data, head, out_dir, name, cfg, log=lambda m: typer.echo(m, err=True))
     if result.val_accuracy is not None:
         typer.echo(f"best validation segment accuracy: {result.val_accuracy:.2f} %", err=True)

@@ -35,11 +35,14 @@ def _json_option(text: Optional[str], what: str) -> dict[str, Any]:
 
 def train_cmd(
     head: str = typer.Option(..., "--head", help="unav, ccnet or esgnet."),
-    annotations: Path = typer.Option(..., "--annotations", help="UnAV-100-format annotations JSON."),
-    features: Path = typer.Option(..., "--features", help="Folder of per-video .npy feature files."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder for <name>.safetensors + <name>.json."),
-    name: Optional[str] = typer.Option(None, "--name", help="Model name (default: <head>-<format>)."),
-    fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files) or onepeace."),
+    annotations: Optional[Path] = typer.Option(None, "--annotations", help="UnAV-100-format annotations JSON (or --dataset)."),
+    features: Optional[Path] = typer.Option(None, "--features", help="Folder of per-video .npy feature files (or --dataset)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for <name>.safetensors + <name>.json (with --dataset default: $AVLOCATE_HOME, where `run` looks)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name (default: <head>-<format>; with --dataset: the head's, e.g. esgnet)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="unav100: pull it when missing, train, evaluate on its test split, install the model."),
+    datasets_dir: Optional[Path] = typer.Option(None, "--datasets-dir", help="With --dataset: where data sets live (default: $AVLOCATE_HOME/datasets)."),
+    timeout: float = typer.Option(30.0, "--timeout", help="With --dataset: seconds to wait for a data host."),
+    fmt: str = typer.Option("i3d_vggish", "--format", help="i3d_vggish (rgb+flow+vggish files), onepeace, or lite (`extract -e lite --layout generic` files); with --dataset it picks the features."),
     subset: str = typer.Option("train", "--subset", help="Annotation subset to train on."),
     epochs: Optional[int] = typer.Option(
         None, "--epochs", min=1,
@@ -64,6 +67,15 @@ def train_cmd(
 
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                          max_steps=max_steps, seed=seed).items() if v is not None}
+    if dataset is not None:
+        if annotations is not None or features is not None:
+            raise UsageError("--dataset brings its annotations and features: drop --annotations / --features")
+        loop = dict(resume=not restart, precision=precision, progress=progress, cache=cache)
+        _train_on_dataset(head, dataset, fmt, out_dir, name, datasets_dir, timeout, head_config, device,
+                          {**overrides, **loop})
+        return
+    if annotations is None or features is None or out_dir is None:
+        raise UsageError("give --dataset NAME, or all of --annotations, --features and --out")
     if not annotations.is_file():
         raise InputNotFoundError(f"--annotations {annotations}: no such file; check the path")
     if not features.is_dir():
@@ -78,6 +90,26 @@ def train_cmd(
     except (ValueError, TypeError, KeyError) as exc:
         raise UsageError(f"train: {exc}") from None
     typer.echo(str(out_dir / f"{res.card.name}.json"))
+
+
+def _train_on_dataset(head: str, dataset: str, fmt: str, out_dir: Optional[Path], name: Optional[str],
+                      datasets_dir: Optional[Path], timeout: float, head_config: Optional[str], device: str,
+                      overrides: dict[str, Any]) -> None:
+    from ..datasets.registry import get
+    from ..pipeline.models import resolve_device
+    from ..training.from_dataset import train_dense_on_dataset
+
+    chosen = [fs.name for fs in get(dataset).features.values() if fs.format == fmt]
+    try:
+        run = train_dense_on_dataset(head, dataset, chosen[0] if chosen else None, out_dir, name, datasets_dir,
+                                     timeout, _json_option(head_config, "--head-config"),
+                                     str(resolve_device(device)), log=_echo_err, **overrides)
+    except AvlocateError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"train: {exc}") from None
+    typer.echo(f"test split of {dataset}:\n{run.table()}", err=True)
+    typer.echo(str(run.card_path))
 
 
 def evaluate_cmd(

@@ -34,6 +34,11 @@ FEATURE_FORMATS: dict[str, dict[str, Any]] = {
     # card names "one-peace" so that `run` says so instead of feeding it other features.
     "onepeace": {"visual": ("_one_peace_video_finetune.npy",), "audio": ("_one_peace_audio.npy",),
                  "dims": (1536, 1536), "timeline": Timeline(16.0, 16, 4), "extractor": "one-peace"},
+    # Features of avlocate's own `lite` extractor as `avlocate extract -e lite --layout generic`
+    # writes them: a small, download-free format (miniature data sets, smoke runs) whose models
+    # `run` can use on any video.
+    "lite": {"visual": ("_visual.npy",), "audio": ("_audio.npy",), "dims": (56, 81),
+             "timeline": Timeline(8.0, 4, 2), "extractor": "lite"},
 }
 
 

@@ -16,10 +16,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "avlocate"
 LAYERS: dict[str, int] = {
     # 0 core types: no avlocate imports but each other
     "errors": 0, "timeline": 0, "results": 0, "registry": 0, "allocator": 0, "accounting": 0,
-    # 1 reading media and data sets, making synthetic videos
-    "media": 1, "datasets": 1, "synth": 1,
-    # 2 the weights store (safetensors, cards, manifest, downloads)
-    "weights": 2,
+    # 1 reading media, making synthetic videos
+    "media": 1, "synth": 1,
+    # 2 the weights store (safetensors, cards, manifest, downloads); the data sets (formats, and
+    # `datasets pull`, which downloads with the weights' downloaders)
+    "weights": 2, "datasets": 2,
     # 3 frozen feature extractors and the feature store
     "features": 3,
     # 4 localization heads, their decoding, zero-shot scoring
