@@ -244,7 +244,7 @@ def reference_random_weights(folder: Path) -> str | None:
     """The reference folder's calibrated random weights (activations O(1) through every layer, so
     the equality check compares features of a useful size), when real weights are not installed."""
     from avlocate.features.i3d_vggish import WEIGHT_FILES
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
     from avlocate.weights.store import find_file
 
     if all(find_file(f) is not None for f in WEIGHT_FILES.values()):

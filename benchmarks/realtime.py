@@ -99,7 +99,7 @@ def write_random_weights(kind: str, folder: Path) -> str:
     from avlocate.features.i3d import I3D, I3DConfig
     from avlocate.features.vgg19_vggish import VGG19Pool5
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
 
     folder.mkdir(parents=True, exist_ok=True)
     builders = {"i3d-rgb": lambda: I3D(I3DConfig(modality="rgb")), "i3d-flow": lambda: I3D(I3DConfig(modality="flow")),

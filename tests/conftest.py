@@ -139,7 +139,7 @@ def ave_random_weights(tmp_path_factory) -> Path:
     looks up (point ``AVLOCATE_WEIGHTS`` at the folder)."""
     from avlocate.features.vgg19_vggish import WEIGHT_FILES, VGG19Pool5
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
 
     d = tmp_path_factory.mktemp("ave_weights")
     torch.manual_seed(0)

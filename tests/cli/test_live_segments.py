@@ -128,7 +128,7 @@ def test_vscg_card_live_through_a_pipe_gives_the_file_events(repo_root, tmp_path
 
     import avlocate.features.vgg19_vggish  # noqa: F401 - registers the extractor
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
     from avlocate.features.vgg19_vggish import WEIGHT_FILES, VGG19Pool5, VGG19VGGishConfig, VGG19VGGishExtractor
     from avlocate.heads.segment.vscg import VSCG
     from avlocate.pipeline import locate

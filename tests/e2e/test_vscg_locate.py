@@ -45,7 +45,7 @@ def _card(out_dir, name="rand-vscg"):
 
 def test_locate_with_a_vscg_card(video, tmp_path, monkeypatch):
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
     from avlocate.pipeline.video import locate
 
     torch.set_num_threads(1)

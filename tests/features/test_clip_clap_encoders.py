@@ -23,7 +23,7 @@ from avlocate.features.clip_clap.clap_audio import (  # noqa: E402
     ROBERTA_BASE, ClapEncoder, build_clap_model, load_tokenizer)
 from avlocate.features.clip_clap.clip_image import ClipEncoder  # noqa: E402
 from avlocate.features.clip_clap.extractor import ClipClapConfig, ClipClapExtractor  # noqa: E402
-from avlocate.features.vggish.weights import write_safetensors  # noqa: E402
+from avlocate.weights.checkpoint import write_safetensors  # noqa: E402
 from avlocate.media import AudioSpec, VideoSpec, open_clip, write_av  # noqa: E402
 
 TINY_CLIP = "avl-test-tiny-vit"  # open_clip's CLIP class and ViT, at a test size
@@ -314,7 +314,7 @@ def test_openai_clip_entry_matches_open_clips_own_tables():
 def test_openai_clip_imports_under_its_manifest_name(tmp_path):
     """A checkpoint of OpenAI's layout (random weights) goes through `weights import --from
     clip-openai` into the file the av2a method looks for, built with quick-GELU."""
-    from avlocate.pipeline.weight_import import import_official
+    from avlocate.weights.weight_import import import_official
 
     torch.manual_seed(3)
     clip = ClipEncoder.build(W.CLIP_OPENAI_ARCH, None)

@@ -17,7 +17,7 @@ from avlocate.features.i3d.net import I3D, I3DConfig
 from avlocate.features.i3d.preprocess import rgb_to_input
 from avlocate.features.i3d.weights import load_i3d
 from avlocate.features.i3d.windows import window_pair_index
-from avlocate.features.vggish.weights import write_safetensors
+from avlocate.weights.checkpoint import write_safetensors
 
 ATOL = 1e-4
 

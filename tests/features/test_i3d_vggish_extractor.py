@@ -17,7 +17,7 @@ def weights_dir(tmp_path_factory):
     from avlocate.features.flow.raft import build_raft
     from avlocate.features.i3d import I3D, I3DConfig
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
 
     d = tmp_path_factory.mktemp("extractor_weights")
     torch.manual_seed(0)

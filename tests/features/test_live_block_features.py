@@ -183,7 +183,7 @@ def i3d_video(tmp_path_factory):
 @pytest.fixture(scope="module")
 def vggish_weights(tmp_path_factory):
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
 
     d = tmp_path_factory.mktemp("live_vggish")
     torch.manual_seed(3)
@@ -215,7 +215,7 @@ def test_i3d_vggish_blocks_equal_the_whole_file_with_every_network(tmp_path_fact
     from avlocate.features.i3d import I3D, I3DConfig
     from avlocate.features.i3d_vggish import WEIGHT_FILES, I3DVGGishConfig, I3DVGGishExtractor
     from avlocate.features.vggish.network import VGGish
-    from avlocate.features.vggish.weights import write_safetensors
+    from avlocate.weights.checkpoint import write_safetensors
 
     d = tmp_path_factory.mktemp("i3d_live_weights")
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ from avlocate.features.flow.raft import (
     raft_flow,
 )
 from avlocate.features.i3d.preprocess import pad_for_raft
-from avlocate.features.vggish.weights import write_safetensors
+from avlocate.weights.checkpoint import write_safetensors
 
 ATOL_PX = 1e-3
 

@@ -94,7 +94,7 @@ def test_half_segment_rule():
 
 
 def test_torchvision_checkpoint_layout_imports(tmp_path):
-    from avlocate.features.vggish.weights import read_state_dict
+    from avlocate.weights.checkpoint import read_state_dict
     from avlocate.weights.weight_import import import_official
 
     torch.manual_seed(1)

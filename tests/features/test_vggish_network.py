@@ -16,12 +16,8 @@ from avlocate.errors import WeightsError
 from avlocate.features.vggish.frontend import VGGishFrontendConfig, waveform_to_examples
 from avlocate.features.vggish.network import VGGish
 from avlocate.features.vggish.resample import to_vggish_waveform
-from avlocate.features.vggish.weights import (
-    load_vggish,
-    load_vggish_postprocessor,
-    read_state_dict,
-    write_safetensors,
-)
+from avlocate.features.vggish.weights import load_vggish, load_vggish_postprocessor
+from avlocate.weights.checkpoint import read_state_dict, write_safetensors
 
 ATOL = 1e-4
 HOPS = {"hop096": 0.96, "hop032": 0.32}

@@ -34,7 +34,7 @@ from avlocate.datasets.unav import Item
 from avlocate.heads.dense.ccnet import CcnetHead
 from avlocate.heads.dense.layers import LayerScale
 from avlocate.heads.dense.unav import UnavHead
-from avlocate.pipeline.convert_dense import load_into, load_official_checkpoint, official_to_avlocate_key
+from avlocate.weights.convert_dense import load_into, load_official_checkpoint, official_to_avlocate_key
 from avlocate.training.dense import DenseTrainer, param_groups, recipe
 from avlocate.training.loader import prepare_batch
 

@@ -21,7 +21,7 @@ from avlocate.features.clip_clap import weights as W  # noqa: E402
 from avlocate.features.clip_clap.clap_audio import ROBERTA_BASE, build_clap_model  # noqa: E402
 from avlocate.features.clip_clap.clip_image import ClipEncoder  # noqa: E402
 from avlocate.features.clip_clap.extractor import ClipClapExtractor  # noqa: E402
-from avlocate.features.vggish.weights import write_safetensors  # noqa: E402
+from avlocate.weights.checkpoint import write_safetensors  # noqa: E402
 from avlocate.zeroshot import locate_zeroshot  # noqa: E402
 from avlocate.zeroshot.model import default_extractor_config  # noqa: E402
 from avlocate.zeroshot.prompts import build_text_bank  # noqa: E402

@@ -6,7 +6,7 @@ Pure tensor-in / tensor-out pieces: audio -> 16 kHz mono (:mod:`.resample`), log
 from .frontend import ExampleStream, VGGishFrontendConfig, log_mel, num_examples, num_logmel_frames, waveform_to_examples
 from .network import VGGish, VGGishConfig, VGGishPostprocessor
 from .resample import KAISER_BEST, KaiserResampler, resample_kaiser, to_vggish_waveform
-from .weights import load_vggish, load_vggish_postprocessor, read_state_dict, write_safetensors
+from .weights import load_vggish, load_vggish_postprocessor
 
 __all__ = [
     "ExampleStream",
@@ -21,9 +21,7 @@ __all__ = [
     "log_mel",
     "num_examples",
     "num_logmel_frames",
-    "read_state_dict",
     "resample_kaiser",
     "to_vggish_waveform",
     "waveform_to_examples",
-    "write_safetensors",
 ]

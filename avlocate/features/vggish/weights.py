@@ -1,13 +1,13 @@
 """Building VGGish (and its PCA post-processor) from checkpoints; the generic checkpoint helpers
-are :mod:`avlocate.weights.checkpoint` (re-exported here for older imports)."""
+are :mod:`avlocate.weights.checkpoint`."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ...weights.checkpoint import StateDict, load_into, read_state_dict, write_safetensors
+from ...weights.checkpoint import StateDict, load_into, read_state_dict
 from .network import VGGish, VGGishConfig, VGGishPostprocessor
 
-__all__ = ["read_state_dict", "write_safetensors", "load_into", "load_vggish", "load_vggish_postprocessor"]
+__all__ = ["load_vggish", "load_vggish_postprocessor"]
 
 
 def load_vggish(weights: str | Path | StateDict, config: VGGishConfig = VGGishConfig()) -> VGGish:
