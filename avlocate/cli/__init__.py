@@ -45,9 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: maps errors to one line + exit code."""
     from ..allocator import pin_mmap_threshold
 
+    from .streams import flush_stdout, reads_closed_stdin, stand_in_for_closed_streams, stream_write_error
+
     pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
+    stand_in_for_closed_streams()
+    if reads_closed_stdin(sys.argv[1:] if argv is None else argv):
+        from ..errors import InputNotFoundError
+
+        error = InputNotFoundError("standard input is closed; there is nothing to read from '-'")
+        _err(str(error))
+        return error.exit_code
     try:
-        rc = app(args=argv, standalone_mode=False)
+        import typer.main
+
+        from .numbers import finite_float_options
+
+        # What app() does, with every float option checked as finite and in range (cli/numbers.py).
+        rc = finite_float_options(typer.main.get_command(app)).main(args=argv, standalone_mode=False)
+        flush_stdout()
     except AvlocateError as exc:
         if _state["debug"]:
             import traceback
@@ -62,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        error = stream_write_error(exc)
+        if error is None or _state["debug"]:
+            return _internal(exc)
+        _err(str(error))
+        _quiet_stdout()
+        return error.exit_code
     except Exception as exc:  # click's usage errors (typer vendors click, so test by shape), then bugs
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             from .usage_line import usage_line
@@ -71,14 +93,29 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__name__ == "Abort":  # click's form of Ctrl-C
             _err("interrupted")
             return EXIT_INTERRUPTED
-        if _state["debug"]:
-            raise
-        _err(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-             "(a bug: please report it with the output of --debug)")
-        return EXIT_INTERNAL
+        return _internal(exc)
     if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a bare exit code 130: say what happened
         _err("interrupted (Ctrl-C); a batch resumes where it stopped when run again")
     return rc if isinstance(rc, int) else 0
+
+
+def _internal(exc: Exception) -> int:
+    if _state["debug"]:
+        raise exc
+    _err(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+         "(a bug: please report it with the output of --debug)")
+    return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """After stdout failed: drop what is still buffered, so the interpreter's exit flush does not
+    print a second (multi-line) complaint about the same device."""
+    import os
+
+    try:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
