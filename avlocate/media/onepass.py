@@ -36,7 +36,8 @@ from urllib.parse import urlsplit
 import av
 import av.error
 
-from ..errors import (ConnectionRefusedError_, MediaError, NoVideoStreamError, RemoteNotFoundError,
+from ..errors import (ConnectionRefusedError_, MediaError, NoVideoStreamError, RemoteNotFoundError, ServerError,
+                      StreamEndedEarlyError,
                       UnknownHostError)
 from ._io import AV_ERRORS, pick_streams, reason
 from .clip import Clip
@@ -169,18 +170,21 @@ def check_host(url: str) -> None:
         raise UnknownHostError(f"{url}: unknown host {host!r}; check the URL's host name and your network") from None
 
 
-def _open_error(name: str, exc: BaseException) -> MediaError:
+def _open_error(name: str, exc: BaseException) -> MediaError | StreamEndedEarlyError:
     if isinstance(exc, av.error.HTTPNotFoundError):
         return RemoteNotFoundError(f"{name}: the server has no such stream (HTTP 404); check the URL's path")
     if isinstance(exc, av.error.HTTPClientError):
         return RemoteNotFoundError(f"{name}: the server refused the request ({reason(exc)}); check the URL and "
                                    "its access rights")
+    if isinstance(exc, av.error.HTTPServerError):
+        return ServerError(f"{name}: the server failed ({reason(exc)}); try again later")
     if isinstance(exc, (av.error.ConnectionRefusedError, ConnectionRefusedError)):
         return ConnectionRefusedError_(f"{name}: connection refused; check that the server is running and the port "
                                        "is right")
     if isinstance(exc, av.error.ExitError) or "timed out" in reason(exc) or isinstance(exc, TimeoutError):
-        return MediaError(f"{name}: no data arrived before the time limit ({reason(exc)}); check that the stream is "
-                          "live, or raise --stall-timeout")
+        # A stall, only earlier than usual: the same exit code as a stall mid-stream (README table).
+        return StreamEndedEarlyError(f"{name}: no data arrived before the time limit ({reason(exc)}); check that the "
+                                     "stream is live, or raise --stall-timeout")
     return MediaError(f"{name}: not a readable video/audio stream ({reason(exc)}); check that it plays in a media "
                       "player (ffplay URL)")
 

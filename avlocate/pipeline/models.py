@@ -261,6 +261,8 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
     check_decode_section(card)
     if checkpoint is not None:
         path = Path(checkpoint).resolve()
+        if path.is_dir():  # README table: a folder where a file is expected is 3
+            raise InputNotFoundError(f"{checkpoint}: is a folder; --checkpoint takes a .safetensors file")
         if path.suffix != ".safetensors":
             raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
                                "checkpoint once with `avlocate weights import`")
