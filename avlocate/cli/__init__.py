@@ -43,9 +43,25 @@ _register_training_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: maps errors to one line + exit code."""
+    from .streams import flush_stdout, stream_write_error
+
+    rc = _main(argv)
+    try:  # what is still buffered: a full device is one line here, not the interpreter's complaint at exit
+        flush_stdout()
+    except OSError as exc:
+        error = stream_write_error(exc)
+        if error is None:
+            return _internal(exc)
+        _err(str(error))
+        _quiet_stdout()
+        return error.exit_code
+    return rc
+
+
+def _main(argv: list[str] | None) -> int:
     from ..allocator import pin_mmap_threshold
 
-    from .streams import flush_stdout, reads_closed_stdin, stand_in_for_closed_streams, stream_write_error
+    from .streams import reads_closed_stdin, stand_in_for_closed_streams, stream_write_error
 
     pin_mmap_threshold()  # flat memory on long videos (see avlocate/allocator.py)
     stand_in_for_closed_streams()
@@ -62,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
 
         # What app() does, with every float option checked as finite and in range (cli/numbers.py).
         rc = finite_float_options(typer.main.get_command(app)).main(args=argv, standalone_mode=False)
-        flush_stdout()
     except AvlocateError as exc:
         if _state["debug"]:
             import traceback

@@ -17,8 +17,6 @@ from avlocate.errors import (InputNotFoundError, OutputError, ServerError, Strea
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "samples" / "demo1.mp4"
-sys.path.insert(0, str(REPO / "tests"))
-from stream_fixtures import half_then_silence  # noqa: E402
 
 
 def _one_line(r, code: int) -> None:  # noqa: ANN001
@@ -48,7 +46,7 @@ def failing_server():
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_redteam_http_server_error_has_its_own_code(cli, failing_server, status):
-    r = cli("run", f"{failing_server}/{status}", "-q", "--device", "cpu")
+    r = cli("run", f"{failing_server}/{status}", "-m", "lite-demo", "-q", "--device", "cpu")
     _one_line(r, ServerError.exit_code)
     assert ServerError.exit_code not in (4, 12) and f"| {ServerError.exit_code} |" in exit_code_table()
 
@@ -84,9 +82,7 @@ def test_redteam_url_stalling_before_its_first_data_is_10(cli, silent_server):
               StreamEndedEarlyError.exit_code)
 
 
-def test_redteam_pipe_stalling_before_its_first_data_is_10():
-    rc, out, err = half_then_silence(b"", ["--device", "cpu", "-q", "--stall-timeout", "1"])
-    assert rc == StreamEndedEarlyError.exit_code and out == b"" and err.count("\n") == 1, err
+# A pipe stalling before its first data: tests/media/test_stream_inputs.py::test_redteam_silent_pipe_from_the_start_is_10
 
 
 def test_redteam_folder_where_a_file_is_expected_is_3(cli, tmp_path):
@@ -119,7 +115,7 @@ def _spawn(args: list[str], **redirect) -> subprocess.CompletedProcess:  # noqa:
 
 def test_redteam_closed_stdout_is_one_line():
     # close_fds + pass_fds cannot close 1 in the child: a shell does it as the user would (>&-).
-    cmd = f'"{sys.executable}" -m avlocate run "{DEMO}" -q -f json >&-'
+    cmd = f'"{sys.executable}" -m avlocate --version >&-'
     p = subprocess.run(["sh", "-c", cmd], env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
                        text=True, timeout=300)
     assert p.returncode == OutputError.exit_code and p.stderr.count("\n") == 1 and "standard output" in p.stderr
@@ -135,5 +131,5 @@ def test_redteam_closed_stdin_is_one_line():
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_redteam_stdout_on_a_full_device_is_one_line():
     with open("/dev/full", "w") as full:
-        p = _spawn(["models"], stdout=full, stderr=subprocess.PIPE, text=True)
+        p = _spawn(["--version"], stdout=full, stderr=subprocess.PIPE, text=True)
     assert p.returncode == OutputError.exit_code and p.stderr.count("\n") == 1 and "No space" in p.stderr, p.stderr
