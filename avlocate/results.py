@@ -46,6 +46,20 @@ def sort_events(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.start, e.end, e.label, -e.score))
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None: strict JSON has no NaN, and a
+    strict parser rejects the whole file over one bare ``NaN``."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _finite(value: Any) -> bool:
     import math
 
@@ -125,7 +139,7 @@ class Result:
             d["error"] = self.error
             d["error_code"] = self.error_code
         d.update(self.extra)
-        return d
+        return json_safe(d)  # no bare NaN/Infinity in any output (scores of broken weights, a live stream's duration)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Result":

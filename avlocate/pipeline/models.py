@@ -107,7 +107,20 @@ class LoadedModel:
         with torch.inference_mode(), _head_clock(self.head) as clock:
             events, extra = decoder(self, features, threshold, keep_scores)
         extra["head_seconds"] = clock[0]
+        note = nonfinite_note(features, extra.get("scores"))
+        if note is not None:  # NaN scores are below every threshold: 0 events, which must not look like "none found"
+            features.warnings["scores"] = note
         return events, extra
+
+
+def nonfinite_note(features: Features, scores: torch.Tensor | None) -> str | None:
+    """A warning when the features or the scores hold NaN or infinite values, else None."""
+    bad = [name for name, t in (("visual features", features.visual), ("audio features", features.audio),
+                                ("scores", scores)) if t is not None and t.numel() and not bool(torch.isfinite(t).all())]
+    if not bad:
+        return None
+    return (f"the {' and '.join(bad)} hold NaN or infinite values (broken weights or features?); events may be "
+            "missing, and such scores are written as null")
 
 
 @contextmanager
@@ -279,6 +292,9 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
     _check_protocol(card, extractor)
     head_cls, head_what = HEADS.get(card.head), f"head {card.head!r}"
     state, weights_id = load_state_dict(card)
+    broken = next((k for k, v in state.items() if v.is_floating_point() and bool(torch.isnan(v).any())), None)
+    if broken is not None:  # NaN weights give NaN scores: 0 events that would look like a quiet video
+        raise WeightsError(f"weights {weights_id} hold NaN values (tensor {broken!r}); the file is broken")
     # Shapes first, on the meta device: the card's sizes must match its weights before the head allocates.
     mismatch = describe_state_mismatch(skeleton(lambda: _build(head_cls, card.head_config, head_what)), state)
     if mismatch is not None:

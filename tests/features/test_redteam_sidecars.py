@@ -102,3 +102,40 @@ def test_redteam_feature_array_lying_header_is_refused_before_reading(cli, feats
     np.lib.format.write_array_header_1_0(buf, header)
     path.write_bytes(np.lib.format.magic(1, 0) + buf.getvalue()[len(np.lib.format.magic(1, 0)):] + data[128:])
     _run(cli, clip, folder, "clip_audio.npy")
+
+
+def _strict(text: str):  # noqa: ANN202
+    def refuse(name: str) -> float:
+        raise AssertionError(f"bare {name} in the JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_redteam_nan_features_warn_and_the_json_holds_no_bare_nan(cli, feats):
+    """Finding 12: NaN features gave 0 events with no word, and `--scores` JSON held bare NaN."""
+    clip, folder = feats
+    visual = np.load(folder / "clip_visual.npy")
+    visual[:] = np.nan
+    np.save(folder / "clip_visual.npy", visual)
+    r = cli("run", clip, "-m", "lite-demo", "-f", "json", "--scores", "--features", folder)
+    assert r.code == 0, r.err
+    result = _strict(r.out)
+    assert "NaN" in result["warnings"]["scores"] and "warning" in r.err
+    assert result["scores"]["values"] and all(v is None for row in result["scores"]["values"] for v in row)
+
+
+def test_redteam_nan_weights_are_refused(cli, tmp_path, stored):
+    from safetensors.torch import load_file, save_file
+
+    from avlocate.weights.store import BUNDLED_DIR
+
+    clip, _ = stored
+    card = json.loads((BUNDLED_DIR / "lite-demo.json").read_text())
+    state = load_file(str(BUNDLED_DIR / card["weights_file"]))
+    first = sorted(state)[0]
+    state[first] = state[first].clone().fill_(float("nan"))
+    save_file(state, str(tmp_path / "nan.safetensors"))
+    card.update(name="nan-weights", weights_file="nan.safetensors", sha256=None)
+    (tmp_path / "nan-weights.json").write_text(json.dumps(card))
+    r = cli("run", clip, "-m", tmp_path / "nan-weights.json", "-q", "-f", "json")
+    assert r.code == 5 and r.err.count("\n") == 1 and "NaN" in r.err and first in r.err, r.err
