@@ -27,6 +27,11 @@ MAX_LABEL_CHARS = 500
 MAX_CARD_INT = 1 << 20
 #: integer config fields that are sizes or counts of something that must exist (>= 1).
 _POSITIVE_INT = re.compile(r"(^|_)(dim|len|classes|heads|kernel|hidden|window|stride|segments|cells|experts|topk)(_|$)")
+#: Extractor settings that size what is decoded or batched (a frame of 1e6 x 1e6 pixels, a batch of
+#: 1e6 images): bounded far above any real setting (4K frames; batches of a few hundred).
+_EXTRACTOR_BOUNDS = ((re.compile(r"(width|height|size|side)$"), 8192),
+                     (re.compile(r"(batch|chunk|frames_per|per_window|per_second|iterations|n_mels)"), 4096),
+                     (re.compile(r"sample_rate$"), 384_000))
 #: decode fields that are probabilities (scores are compared with them).
 _PROBABILITIES = ("threshold", "pre_nms_thresh", "min_score", "iou_threshold", "event_threshold")
 
@@ -109,6 +114,10 @@ def _number_problem(key: str, value: Any, section: str) -> str | None:
         return f"{section}.{key} = {value} must not be negative"
     if section != "decode" and isinstance(value, int) and "[" not in key and _POSITIVE_INT.search(key) and value < 1:
         return f"{section}.{key} = {value} must be at least 1"
+    if section == "extractor_config":
+        for pattern, bound in _EXTRACTOR_BOUNDS:
+            if pattern.search(key) and value > bound:
+                return f"{section}.{key} = {value} is out of range (at most {bound})"
     return None
 
 

@@ -46,3 +46,13 @@ def test_redteam_report_good_file_still_works(cli, tmp_path):
     r = cli("report", results, "-o", tmp_path / "out")
     assert r.code == 0, r.err
     assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_redteam_png_draws_a_newline_in_a_label_or_a_file_name():
+    """Finding 11: Pillow cannot measure multi-line text; the PNG writer crashed (exit 70)."""
+    from avlocate.outputs.report.png import render_png
+    from avlocate.results import Event, Result
+
+    result = Result(video="new\nline\x00.mp4", duration=4.0,
+                    events=[Event("bell\nring", 0.5, 1.5, 0.9), Event("tab\there", 2.0, 3.0, 0.8)])
+    assert render_png(result, width=600)[:8] == b"\x89PNG\r\n\x1a\n"

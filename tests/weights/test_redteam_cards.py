@@ -67,6 +67,8 @@ def test_redteam_card_too_large_is_refused_before_parsing(tmp_path):
     ("decode__threshold", "abc", "decode.threshold"),
     ("decode__threshold", 7, "decode.threshold"),
     ("classes", ["bell\nring", "b", "c", "d"], "classes[0]"),
+    ("extractor_config__width", 1_000_000, "extractor_config.width"),
+    ("extractor_config__fps", float("1e300"), "extractor_config.fps"),
     ("name", "../escaped", "'name'"),
 ])
 def test_redteam_card_field_out_of_range_is_one_line_naming_it(cli, tmp_path, clip, field, value, words):

@@ -36,7 +36,9 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font, max_w: float) -> str:  # noqa: ANN001
-    """``text`` cut with an ellipsis so it is at most ``max_w`` pixels wide."""
+    """``text`` on one line (a newline in a label or a file name made Pillow refuse to measure it),
+    cut with an ellipsis so it is at most ``max_w`` pixels wide."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     if draw.textlength(text, font=font) <= max_w:
         return text
     while text and draw.textlength(text + "…", font=font) > max_w:
