@@ -60,6 +60,9 @@ def weights_pull(
     if (name is None) == (for_model is None):
         raise UsageError("give a weights NAME or --for MODEL (one of them)")
     names = [name] if name is not None else [e.name for e in needed_by_model(for_model)]
+    from ..weights.store import cache_dir, writable_dir
+
+    writable_dir(cache_dir())  # where the downloads go: a file or a read-only folder is one line, before any download
     for n in names:
         typer.echo(str(pull(n, timeout=timeout)))
 

@@ -111,3 +111,12 @@ def test_redteam_unwritable_avlocate_home_is_one_line(cli, tmp_path, monkeypatch
     classes.write_text("a\nb\n")
     r = cli("weights", "import", ckpt, "--from", "official-unav", "--as", "x", "--classes", classes)
     assert r.code == OutputError.exit_code and r.err.count("\n") == 1 and "AVLOCATE_HOME" in r.err, r.err
+
+
+def test_redteam_pull_into_a_home_that_is_a_file_is_one_line(cli, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.write_text("I am a file")
+    monkeypatch.setenv("AVLOCATE_HOME", str(home))
+    r = cli("weights", "pull", "vggish", "--timeout", "1")
+    assert r.code == OutputError.exit_code and r.err.count("\n") == 1 and "AVLOCATE_HOME" in r.err, r.err
+    assert home.read_text() == "I am a file"
