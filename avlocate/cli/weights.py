@@ -117,6 +117,17 @@ def weights_import(
         if known is None or known.import_source is None:
             raise UsageError("give --from SOURCE, or --as NAME with a weights name from `avlocate weights list`")
         source = known.import_source
+    if classes is not None and classes.is_file():  # the card written must load: check its labels before converting
+        from ..pipeline.weight_import import read_class_names
+        from ..weights.card import label_problem
+
+        try:
+            labels = read_class_names(classes)
+        except UnicodeDecodeError:
+            raise UsageError(f"{classes}: not UTF-8 text; give one class name per line") from None
+        for n, label in enumerate(labels, start=1):
+            if label_problem(label) is not None:
+                raise UsageError(f"{classes}: class {n} ({label[:40]!r}) {label_problem(label)}")
     destination = Path(out_dir or cache_dir())
     is_model = source.startswith("official-")
     existing = find_file(f"{as_name}.json") if is_model and as_name else None

@@ -38,6 +38,14 @@ _PROBABILITIES = ("threshold", "pre_nms_thresh", "min_score", "iou_threshold", "
 _OBJECT_FIELDS = ("head_config", "extractor_config", "feature_protocol", "decode", "provenance")
 
 
+def label_problem(label: str) -> str | None:
+    """None when ``label`` can be a class name, else why not: one line each, as labels go into
+    subtitle cues, table rows and log lines."""
+    if len(label) > MAX_LABEL_CHARS or re.search(r"[\x00-\x1f\x7f]", label):
+        return f"must be one line of at most {MAX_LABEL_CHARS} characters, without control characters"
+    return None
+
+
 def _json_depth_problem(text: str, limit: int = MAX_CARD_DEPTH) -> str | None:
     """Nesting beyond ``limit`` (the JSON parser would recurse once per level, 100,000 levels
     crash it): scanned before parsing, skipping string contents."""
@@ -190,10 +198,8 @@ class ModelCard:
         if len(classes) > MAX_CLASSES:
             raise WeightsError(f"model card {path}: 'classes' lists {len(classes)} names (at most {MAX_CLASSES})")
         for i, c in enumerate(classes):
-            # One line each: labels go into subtitle cues, table rows and log lines.
-            if len(c) > MAX_LABEL_CHARS or re.search(r"[\x00-\x1f\x7f]", c):
-                raise WeightsError(f"model card {path}: 'classes[{i}]' must be one line of at most "
-                                   f"{MAX_LABEL_CHARS} characters, without control characters")
+            if label_problem(c) is not None:
+                raise WeightsError(f"model card {path}: 'classes[{i}]' {label_problem(c)}")
         if len(set(classes)) != len(classes):
             raise WeightsError(f"model card {path}: 'classes' has duplicates")
         weights_file = data["weights_file"]

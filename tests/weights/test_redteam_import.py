@@ -120,3 +120,16 @@ def test_redteam_pull_into_a_home_that_is_a_file_is_one_line(cli, tmp_path, monk
     r = cli("weights", "pull", "vggish", "--timeout", "1")
     assert r.code == OutputError.exit_code and r.err.count("\n") == 1 and "AVLOCATE_HOME" in r.err, r.err
     assert home.read_text() == "I am a file"
+
+
+@pytest.mark.parametrize("content", [b"bell\nsi\tren\n", b"bell\nnul\x00l\n", b"caf\xe9\n"])
+def test_redteam_import_class_names_must_be_one_line_utf8(cli, tmp_path, content):
+    """The card an import writes must load: a label it would refuse is refused before converting."""
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(b"not read")
+    classes = tmp_path / "classes.txt"
+    classes.write_bytes(content)
+    r = cli("weights", "import", ckpt, "--from", "official-unav", "--as", "x", "--classes", classes,
+            "--out", tmp_path / "w")
+    assert r.code == UsageError.exit_code and r.err.count("\n") == 1 and str(classes) in r.err, r.err
+    assert not (tmp_path / "w").exists()
