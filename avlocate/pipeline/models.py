@@ -215,7 +215,7 @@ _DECODERS = {"snippet-scores": _snippet_scores, "dense": _dense, "segments": _se
 
 
 def _decode_fields(kind: str) -> set[str] | None:
-    """The ``decode`` fields a card may set for the decoder ``kind`` (None: an unknown decoder)."""
+    """The ``decode`` fields a card may set for the decoder ``kind`` (None: not listed here)."""
     if kind == "dense":
         from ..decode.dense import DenseDecodeConfig
 
@@ -227,9 +227,11 @@ def check_decode_section(card: ModelCard) -> None:
     """Refuse, when the model loads (before any video is decoded), a decode section its decoder
     would reject after the whole video was decoded: an unknown decoder or field."""
     kind = card.decode.get("kind", "snippet-scores")
-    allowed = _decode_fields(kind)
-    if allowed is None:
+    if kind not in _DECODERS:
         raise ModelError(f"model {card.name!r} asks for decoder {kind!r}, which this version lacks")
+    allowed = _decode_fields(kind)
+    if allowed is None:  # a decoder without a field list here: its own checks apply
+        return
     unknown = sorted(set(card.decode) - allowed - {"kind"})
     if unknown:
         raise WeightsError(f"model card of {card.name!r}: 'decode' has unknown fields {unknown} for decoder {kind!r}")

@@ -34,6 +34,9 @@ _EXTRACTOR_BOUNDS = ((re.compile(r"(width|height|size|side)$"), 8192),
                      (re.compile(r"sample_rate$"), 384_000))
 #: decode fields that are probabilities (scores are compared with them).
 _PROBABILITIES = ("threshold", "pre_nms_thresh", "min_score", "iou_threshold", "event_threshold")
+#: decode fields that are numbers for every decoder that has them.
+_NUMERIC_DECODE = (*_PROBABILITIES, "min_duration", "max_gap", "pre_nms_topk", "duration_thresh", "nms_sigma",
+                   "max_seg_num")
 
 _OBJECT_FIELDS = ("head_config", "extractor_config", "feature_protocol", "decode", "provenance")
 
@@ -134,8 +137,8 @@ def _check_decode(path: Path, decode: dict[str, Any]) -> None:
     if not isinstance(kind, str) or not kind:
         raise WeightsError(f"model card {path}: 'decode.kind' must be a non-empty string")
     for key, value in decode.items():
-        if key == "kind":
-            continue
+        if key == "kind" or (key not in _NUMERIC_DECODE and not isinstance(value, (int, float))):
+            continue  # another decoder's own setting (a string, a flag): its decoder checks it
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise WeightsError(f"model card {path}: 'decode.{key}' must be a number, not {value!r}")
         if key in _PROBABILITIES and not 0.0 <= value <= 1.0:
