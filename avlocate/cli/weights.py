@@ -128,6 +128,10 @@ def weights_import(
         for n, label in enumerate(labels, start=1):
             if label_problem(label) is not None:
                 raise UsageError(f"{classes}: class {n} ({label[:40]!r}) {label_problem(label)}")
+    if config is not None and config.is_file():  # bounded size and depth, strict numbers, before the converter reads it
+        from ..weights.card import read_json_bounded
+
+        read_json_bounded(config, "--config file", UsageError)
     destination = Path(out_dir or cache_dir())
     is_model = source.startswith("official-")
     existing = find_file(f"{as_name}.json") if is_model and as_name else None

@@ -133,3 +133,15 @@ def test_redteam_import_class_names_must_be_one_line_utf8(cli, tmp_path, content
             "--out", tmp_path / "w")
     assert r.code == UsageError.exit_code and r.err.count("\n") == 1 and str(classes) in r.err, r.err
     assert not (tmp_path / "w").exists()
+
+
+def test_redteam_import_config_nested_deep_is_one_line(cli, tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(b"not read")
+    classes = tmp_path / "classes.txt"
+    classes.write_text("a\nb\n")
+    config = tmp_path / "config.json"
+    config.write_text("[" * 100_000 + "]" * 100_000)
+    r = cli("weights", "import", ckpt, "--from", "official-unav", "--as", "x", "--classes", classes,
+            "--config", config, "--out", tmp_path / "w")
+    assert r.code == UsageError.exit_code and r.err.count("\n") == 1 and "nested deeper" in r.err, r.err
