@@ -67,6 +67,20 @@ class StreamOptions:
     stall_timeout: float = DEFAULT_STALL_TIMEOUT_S
     open_timeout: float | None = None  # default: the stall timeout
 
+    def __post_init__(self) -> None:
+        # From Python too: NaN meant "never", 1e300 overflowed the select() timeout (exit 70).
+        import math
+
+        from ..errors import UsageError
+
+        for name in ("stall_timeout", "open_timeout"):
+            value = getattr(self, name)
+            if value is None and name == "open_timeout":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0 < value <= 1e9:
+                raise UsageError(f"{name} {value!r} must be a finite number of seconds above 0 (at most 1e9)")
+
 
 class _PeekedReader:
     """A read-only, non-seekable file object over a byte stream, replaying bytes read ahead.

@@ -133,3 +133,12 @@ def test_redteam_stdout_on_a_full_device_is_one_line():
     with open("/dev/full", "w") as full:
         p = _spawn(["--version"], stdout=full, stderr=subprocess.PIPE, text=True)
     assert p.returncode == OutputError.exit_code and p.stderr.count("\n") == 1 and "No space" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e300, -1.0, 0.0])
+def test_redteam_stream_options_refuse_non_finite_from_python(value):
+    from avlocate.media.onepass import StreamOptions
+
+    with pytest.raises(UsageError, match="stall_timeout"):
+        StreamOptions(stall_timeout=value)
+    assert StreamOptions(stall_timeout=2.5).stall_timeout == 2.5
