@@ -106,6 +106,13 @@ class NoVideoStreamError(MediaError):
     exit_code = 14
 
 
+class ServerError(MediaError):
+    """A URL whose server failed to answer (HTTP 500, 503 or another 5xx): the server's trouble,
+    worth a retry later, not a bad file."""
+
+    exit_code = 15
+
+
 #: exit code of `avlocate batch` when at least one video failed (the others were written).
 EXIT_BATCH_FAILURES = 1
 #: exit code of an unexpected internal error (a bug), printed as one line without --debug.
@@ -127,6 +134,7 @@ ALL_ERRORS: tuple[type[AvlocateError], ...] = (
     RemoteNotFoundError,
     UnknownHostError,
     NoVideoStreamError,
+    ServerError,
 )
 
 
@@ -151,20 +159,22 @@ EXIT_CODES: dict[int, str] = {
                           "unknown or absent `--device`, `--engine ray` without Ray installed, a resumed batch "
                           "with another model or settings, a file that is not what the command reads)",
     InputNotFoundError.exit_code: "a path does not exist, or is a folder where a file is expected (or the reverse); "
-                                  "a batch folder without videos",
+                                  "a batch folder without videos; standard input closed where `-` is read",
     MediaError.exit_code: "a file is not readable media (empty, truncated, not a video, no video stream)",
     WeightsError.exit_code: "weights missing, corrupt, refused or not fitting the model; unknown model name",
     ModelError.exit_code: "unknown head/extractor, an extractor whose optional library is not installed, "
                           "or a model and an extractor that do not fit",
-    OutputError.exit_code: "results cannot be written (unwritable folder, full disk, output locked by another batch)",
+    OutputError.exit_code: "results cannot be written (unwritable folder, full disk, output locked by another batch, "
+                           "standard output closed or full, `AVLOCATE_HOME` a file or read-only)",
     OfflineError.exit_code: "a step would need the network, which is not available",
     TimeoutError_.exit_code: "a per-file time limit was exceeded",
     StreamEndedEarlyError.exit_code: "a network stream or a pipe stalled (no data for `--stall-timeout` s) or was dropped: "
-                                     "the events found so far were written",
+                                     "the events found so far were written (none when it stalled before its first data)",
     ConnectionRefusedError_.exit_code: "a URL's server refused the connection",
     RemoteNotFoundError.exit_code: "a URL the server does not have (HTTP 404, or another 4xx answer)",
     UnknownHostError.exit_code: "a URL whose host name does not resolve",
     NoVideoStreamError.exit_code: "a stream (URL or `-`) without a video stream",
+    ServerError.exit_code: "a URL's server failed (HTTP 500, 503 or another 5xx answer): retry later",
     EXIT_INTERNAL: "internal error (a bug: please report it with `--debug` output); in a `batch` line: the video "
                    "crashed its worker process, also when retried alone",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",

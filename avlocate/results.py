@@ -46,6 +46,61 @@ def sort_events(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.start, e.end, e.label, -e.score))
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None: strict JSON has no NaN, and a
+    strict parser rejects the whole file over one bare ``NaN``."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _finite(value: Any) -> bool:
+    import math
+
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def result_dict_problem(d: Any) -> str | None:
+    """None when ``d`` (one parsed results line) has the types :meth:`Result.from_dict` and the
+    writers rely on, else the first field that does not, in a phrase (a results file may come from
+    elsewhere: a wrong type must be one line, not a crash deep inside a writer)."""
+    if not isinstance(d, dict):
+        return "not a JSON object"
+    if not isinstance(d.get("video"), str) or not d["video"]:
+        return "'video' must be a non-empty string"
+    if d.get("duration") is not None and not (_finite(d["duration"]) and d["duration"] >= 0):
+        return "'duration' must be a finite number >= 0 or null"
+    events = d.get("events", [])
+    if not isinstance(events, list):
+        return "'events' must be a list"
+    for i, e in enumerate(events):
+        if not isinstance(e, dict) or not isinstance(e.get("label"), str):
+            return f"'events[{i}]' must be an object with a 'label' string"
+        if not all(_finite(e.get(k)) for k in ("start", "end")) or not _finite(e.get("score", 1.0)):
+            return f"'events[{i}]' start, end and score must be finite numbers"
+    for key in ("warnings",):
+        value = d.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            return f"{key!r} must be an object of strings"
+    for key in ("feature_protocol", "timing"):
+        if not isinstance(d.get(key, {}), dict):
+            return f"{key!r} must be an object"
+    if not all(_finite(v) for v in d.get("timing", {}).values()):
+        return "'timing' values must be finite numbers"
+    for key in ("model", "weights", "extractor", "device", "error"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            return f"{key!r} must be a string or null"
+    if d.get("error_code") is not None and not (isinstance(d["error_code"], int) and not isinstance(d["error_code"], bool)):
+        return "'error_code' must be a whole number or null"
+    return None
+
+
 @dataclass
 class Result:
     """One video's events plus everything needed to know how they were found."""
@@ -84,7 +139,7 @@ class Result:
             d["error"] = self.error
             d["error_code"] = self.error_code
         d.update(self.extra)
-        return d
+        return json_safe(d)  # no bare NaN/Infinity in any output (scores of broken weights, a live stream's duration)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Result":

@@ -60,6 +60,10 @@ def batch(
     from ..runners import ENGINES
     from ..runners.batch import run_batch
 
+    if out.is_dir():  # README table: a folder where a file is expected is 3
+        from ..errors import InputNotFoundError
+
+        raise InputNotFoundError(f"{out}: is a folder; --out takes a JSONL file, e.g. {out / 'results.jsonl'}")
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if address is not None and engine != "ray":

@@ -62,6 +62,9 @@ def weights_pull(
     if (name is None) == (for_model is None):
         raise UsageError("give a weights NAME or --for MODEL (one of them)")
     names = [name] if name is not None else [e.name for e in needed_by_model(for_model)]
+    from ..weights.store import cache_dir, writable_dir
+
+    writable_dir(cache_dir())  # where the downloads go: a file or a read-only folder is one line, before any download
     for n in names:
         typer.echo(str(pull(n, timeout=timeout, classes_file=classes)))
 
@@ -96,11 +99,17 @@ def weights_import(
     classes: Optional[Path] = typer.Option(None, "--classes", help="Models: one class name per line, in output order."),
     config: Optional[Path] = typer.Option(None, "--config", help="Official config as JSON (dense models; default: the paper's)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: $AVLOCATE_HOME)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace, or hide, a model of the same name that is "
+                                   "already installed or bundled."),
 ) -> None:
     """Convert a checkpoint once into safetensors (+ a model card); no pickle code runs."""
     from ..weights.weight_import import import_official
     from ..weights.manager import entries
+    from ..weights.names import check_name
+    from ..weights.store import cache_dir, find_file, writable_dir
 
+    if as_name is not None:
+        check_name(as_name, "--as")  # one path component: never written outside --out or the cache
     if not checkpoint.is_file():
         raise InputNotFoundError(f"{checkpoint}: no such file; check the path" if not checkpoint.exists()
                                  else f"{checkpoint}: is a folder; give the checkpoint file inside it")
@@ -110,4 +119,35 @@ def weights_import(
         if known is None or known.import_source is None:
             raise UsageError("give --from SOURCE, or --as NAME with a weights name from `avlocate weights list`")
         source = known.import_source
-    typer.echo(str(import_official(source, checkpoint, as_name, classes, config, out_dir)))
+    if classes is not None and classes.is_file():  # the card written must load: check its labels before converting
+        from ..pipeline.weight_import import read_class_names
+        from ..weights.card import label_problem
+
+        try:
+            labels = read_class_names(classes)
+        except UnicodeDecodeError:
+            raise UsageError(f"{classes}: not UTF-8 text; give one class name per line") from None
+        for n, label in enumerate(labels, start=1):
+            if label_problem(label) is not None:
+                raise UsageError(f"{classes}: class {n} ({label[:40]!r}) {label_problem(label)}")
+    if config is not None and config.is_file():  # bounded size and depth, strict numbers, before the converter reads it
+        from ..weights.card import read_json_bounded
+
+        read_json_bounded(config, "--config file", UsageError)
+    destination = Path(out_dir or cache_dir())
+    is_model = source.startswith("official-")
+    existing = find_file(f"{as_name}.json") if is_model and as_name else None
+    if existing is None and is_model and as_name and (destination / f"{as_name}.json").is_file():
+        existing = destination / f"{as_name}.json"
+    if existing is not None and not overwrite:
+        raise UsageError(f"a model named {as_name!r} is already installed ({existing}); choose another --as NAME, "
+                         "or give --overwrite to replace it")
+    writable_dir(destination, None if out_dir is None else "--out")
+    written = import_official(source, checkpoint, as_name, classes, config, destination)
+    typer.echo(str(written))
+    winner = find_file(f"{as_name}.json") if is_model and as_name else None
+    if winner is not None and winner.resolve() != Path(written).resolve():
+        from .app import _err
+
+        _err(f"note: -m {as_name} still loads {winner} (earlier in the search path); run this import with "
+             f"-m {written}, or see `avlocate models`")

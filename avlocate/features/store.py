@@ -219,19 +219,105 @@ def write_features(features: Features, out_dir: str | Path, video_id: str, extra
     return sidecar
 
 
+#: most snippets a sidecar may announce (a 24-hour video at the densest extractor's 0.25-s steps is 345,600).
+MAX_SNIPPETS = 10_000_000
+#: widest feature row (the widest extractor gives 2048 + 128 values; VSCG's pool5 map 512 x 49).
+MAX_FEATURE_WIDTH = 1 << 20
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_number(value: Any, low: float, high: float = float("inf")) -> bool:
+    import math
+
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high)
+
+
+def sidecar_problem(data: Any) -> str | None:
+    """None when ``data`` is a well-formed sidecar (every field :func:`load_features` reads has its
+    type and range), else the first bad field, named, in a phrase."""
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        return f"not an avlocate feature sidecar (format {SIDECAR_FORMAT!r} expected)"
+    if data.get("layout") not in LAYOUT_NAMES:
+        return f"'layout' must be one of {', '.join(LAYOUT_NAMES)}, not {data.get('layout')!r}"
+    if not _is_int(data.get("num_snippets"), 0, MAX_SNIPPETS):
+        return f"'num_snippets' must be a whole number from 0 to {MAX_SNIPPETS}, not {data.get('num_snippets')!r}"
+    for key in ("visual_dim", "audio_dim"):
+        if not _is_int(data.get(key), 1, MAX_FEATURE_WIDTH):
+            return f"{key!r} must be a whole number from 1 to {MAX_FEATURE_WIDTH}, not {data.get(key)!r}"
+    shape = data.get("visual_shape")
+    if shape is not None:
+        if not (isinstance(shape, list) and shape and all(_is_int(d, 1, MAX_FEATURE_WIDTH) for d in shape)):
+            return f"'visual_shape' must be null or a list of positive whole numbers, not {shape!r}"
+        if int(np.prod(shape)) != data["visual_dim"]:
+            return f"'visual_shape' {shape} does not hold 'visual_dim' {data['visual_dim']} values"
+    tl = data.get("timeline")
+    if not isinstance(tl, dict):
+        return "'timeline' must be an object with fps, window, stride, duration"
+    if not _is_number(tl.get("fps"), 1e-6, 1e6):
+        return f"'timeline.fps' must be a positive number, not {tl.get('fps')!r}"
+    for key in ("window", "stride"):
+        if not _is_int(tl.get(key), 1, 1 << 20):
+            return f"'timeline.{key}' must be a positive whole number, not {tl.get(key)!r}"
+    if tl.get("duration") is not None and not _is_number(tl.get("duration"), 0.0):
+        return f"'timeline.duration' must be null or a number >= 0, not {tl.get('duration')!r}"
+    ext = data.get("extractor")
+    if not isinstance(ext, dict) or not isinstance(ext.get("name"), str) or not isinstance(ext.get("protocol"), dict):
+        return "'extractor' must be an object with a 'name' string and a 'protocol' object"
+    if not isinstance(ext.get("config", {}), dict):
+        return "'extractor.config' must be an object"
+    for key in ("visual_dim", "audio_dim"):  # the protocol is what a model is matched on: it must tell the truth
+        if key in ext["protocol"] and ext["protocol"][key] != data[key]:
+            return f"'extractor.protocol.{key}' {ext['protocol'][key]!r} differs from {key!r} {data[key]}"
+    warnings = data.get("warnings")
+    if warnings is not None and not (isinstance(warnings, dict) and all(isinstance(v, str) for v in warnings.values())):
+        return "'warnings' must be an object of strings"
+    return None
+
+
 def read_sidecar(out_dir: str | Path, video_id: str) -> dict[str, Any]:
     from ..datasets.unav import DatasetError
+    from ..weights.card import read_json_bounded
 
     path = sidecar_path(Path(out_dir), video_id)
     if not path.is_file():
         raise InputNotFoundError(f"{path}: no extracted features for {video_id!r}; run `avlocate extract` first")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: not a feature sidecar ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
-        raise DatasetError(f"{path}: not an avlocate feature sidecar (format {SIDECAR_FORMAT!r} expected)")
+    data = read_json_bounded(path, "feature sidecar", DatasetError)
+    problem = sidecar_problem(data)
+    if problem is not None:
+        raise DatasetError(f"{path}: {problem}")
     return data
+
+
+def _check_array_file(path: Path, side: dict[str, Any], width: int | None) -> None:
+    """The header of the .npy at ``path`` (read before its data) fits the sidecar: rank 2, a real
+    number type, the sidecar's snippet count (at least: the UnAV reader cuts to the shorter stream)
+    and, when known, its row width. A lying file must not make us allocate what it announces."""
+    from ..datasets.unav import DatasetError
+
+    if not path.is_file():
+        raise DatasetError(f"feature file {path} is missing")
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise DatasetError(f"feature file {path} is not a .npy array ({str(exc).splitlines()[0]})") from None
+    if len(shape) != 2 or dtype.kind not in "fiu":
+        raise DatasetError(f"feature file {path} holds a {len(shape)}-D {dtype} array; a 2-D array of numbers "
+                           f"(snippets x values) is expected; re-extract it with --overwrite")
+    if shape[0] < side["num_snippets"] or shape[0] > max(side["num_snippets"], 1) * 2 + 16:
+        raise DatasetError(f"feature file {path} has {shape[0]} rows but the sidecar says {side['num_snippets']} "
+                           "snippets; re-extract it with --overwrite")
+    if shape[0] * shape[1] * dtype.itemsize > path.stat().st_size:
+        raise DatasetError(f"feature file {path} announces {shape[0]} x {shape[1]} values but is too short for them")
+    if width is not None and shape[1] != width:
+        raise DatasetError(f"feature file {path} rows have {shape[1]} values but the sidecar says {width}; "
+                           "re-extract it with --overwrite")
 
 
 def load_features(out_dir: str | Path, video_id: str) -> Features:
@@ -242,6 +328,10 @@ def load_features(out_dir: str | Path, video_id: str) -> Features:
     out = Path(out_dir)
     side = read_sidecar(out, video_id)
     layout = side.get("layout")
+    names = layout_files(layout, video_id)
+    widths = [None] * (len(names) - 1) if len(names) > 2 else [side["visual_dim"]]
+    for name, width in zip(names, [*widths, side["audio_dim"]]):
+        _check_array_file(out / name, side, width)
     if layout in ("unav100", "onepeace"):
         # Read back through the dataset reader, so what we reuse is exactly what training reads.
         visual, audio = read_unav(out, video_id, "i3d_vggish" if layout == "unav100" else "onepeace")
@@ -258,6 +348,10 @@ def load_features(out_dir: str | Path, video_id: str) -> Features:
     if visual.shape[0] != side["num_snippets"] or audio.shape[0] != side["num_snippets"]:
         raise DatasetError(f"{out}: {video_id} has {visual.shape[0]}/{audio.shape[0]} snippets on disk but the "
                            f"sidecar says {side['num_snippets']}; re-extract it with --overwrite")
+    if visual.shape[1] != side["visual_dim"] or audio.shape[1] != side["audio_dim"]:
+        raise DatasetError(f"{out}: {video_id} has {visual.shape[1]} visual / {audio.shape[1]} audio values per "
+                           f"snippet on disk but the sidecar says {side['visual_dim']} / {side['audio_dim']}; "
+                           "re-extract it with --overwrite")
     tl = side["timeline"]
     shape = tuple(side["visual_shape"]) if side.get("visual_shape") else None
     return Features(visual, audio, Timeline(float(tl["fps"]), int(tl["window"]), int(tl["stride"]), tl.get("duration")),

@@ -36,7 +36,8 @@ from urllib.parse import urlsplit
 import av
 import av.error
 
-from ..errors import (ConnectionRefusedError_, MediaError, NoVideoStreamError, RemoteNotFoundError,
+from ..errors import (ConnectionRefusedError_, MediaError, NoVideoStreamError, RemoteNotFoundError, ServerError,
+                      StreamEndedEarlyError,
                       UnknownHostError)
 from ._io import AV_ERRORS, pick_streams, reason
 from .clip import Clip
@@ -65,6 +66,20 @@ class StreamOptions:
 
     stall_timeout: float = DEFAULT_STALL_TIMEOUT_S
     open_timeout: float | None = None  # default: the stall timeout
+
+    def __post_init__(self) -> None:
+        # From Python too: NaN meant "never", 1e300 overflowed the select() timeout (exit 70).
+        import math
+
+        from ..errors import UsageError
+
+        for name in ("stall_timeout", "open_timeout"):
+            value = getattr(self, name)
+            if value is None and name == "open_timeout":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0 < value <= 1e9:
+                raise UsageError(f"{name} {value!r} must be a finite number of seconds above 0 (at most 1e9)")
 
 
 class _PeekedReader:
@@ -169,18 +184,21 @@ def check_host(url: str) -> None:
         raise UnknownHostError(f"{url}: unknown host {host!r}; check the URL's host name and your network") from None
 
 
-def _open_error(name: str, exc: BaseException) -> MediaError:
+def _open_error(name: str, exc: BaseException) -> MediaError | StreamEndedEarlyError:
     if isinstance(exc, av.error.HTTPNotFoundError):
         return RemoteNotFoundError(f"{name}: the server has no such stream (HTTP 404); check the URL's path")
     if isinstance(exc, av.error.HTTPClientError):
         return RemoteNotFoundError(f"{name}: the server refused the request ({reason(exc)}); check the URL and "
                                    "its access rights")
+    if isinstance(exc, av.error.HTTPServerError):
+        return ServerError(f"{name}: the server failed ({reason(exc)}); try again later")
     if isinstance(exc, (av.error.ConnectionRefusedError, ConnectionRefusedError)):
         return ConnectionRefusedError_(f"{name}: connection refused; check that the server is running and the port "
                                        "is right")
     if isinstance(exc, av.error.ExitError) or "timed out" in reason(exc) or isinstance(exc, TimeoutError):
-        return MediaError(f"{name}: no data arrived before the time limit ({reason(exc)}); check that the stream is "
-                          "live, or raise --stall-timeout")
+        # A stall, only earlier than usual: the same exit code as a stall mid-stream (README table).
+        return StreamEndedEarlyError(f"{name}: no data arrived before the time limit ({reason(exc)}); check that the "
+                                     "stream is live, or raise --stall-timeout")
     return MediaError(f"{name}: not a readable video/audio stream ({reason(exc)}); check that it plays in a media "
                       "player (ffplay URL)")
 

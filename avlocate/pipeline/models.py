@@ -24,7 +24,7 @@ from ..features.base import Extractor, Features
 from ..registry import EXTRACTORS, HEADS
 from ..results import Event
 from ..weights.card import ModelCard
-from ..weights.checks import check_card_fits_head, describe_state_mismatch
+from ..weights.checks import check_card_fits_head, config_value_problem, describe_state_mismatch, skeleton
 from ..weights.store import load_card, load_state_dict
 
 from . import DEFAULT_MODEL  # noqa: E402 - the constant lives in the light package init
@@ -38,9 +38,12 @@ def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
     unknown = sorted(set(config) - fields)
     if unknown:
         raise WeightsError(f"{what} config has unknown fields {unknown}; the card does not fit this version")
+    problem = config_value_problem(config_cls, config)
+    if problem is not None:
+        raise WeightsError(f"{what} config in the model card is not valid ({problem})")
     try:
         return cls(config_cls(**config))
-    except (TypeError, ValueError) as exc:  # a value of the wrong type or range in the card
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, OverflowError) as exc:  # a value of the wrong type or range in the card
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{what} config in the model card is not valid ({first})") from None
 
@@ -104,7 +107,20 @@ class LoadedModel:
         with torch.inference_mode(), _head_clock(self.head) as clock:
             events, extra = decoder(self, features, threshold, keep_scores)
         extra["head_seconds"] = clock[0]
+        note = nonfinite_note(features, extra.get("scores"))
+        if note is not None:  # NaN scores are below every threshold: 0 events, which must not look like "none found"
+            features.warnings["scores"] = note
         return events, extra
+
+
+def nonfinite_note(features: Features, scores: torch.Tensor | None) -> str | None:
+    """A warning when the features or the scores hold NaN or infinite values, else None."""
+    bad = [name for name, t in (("visual features", features.visual), ("audio features", features.audio),
+                                ("scores", scores)) if t is not None and t.numel() and not bool(torch.isfinite(t).all())]
+    if not bad:
+        return None
+    return (f"the {' and '.join(bad)} hold NaN or infinite values (broken weights or features?); events may be "
+            "missing, and such scores are written as null")
 
 
 @contextmanager
@@ -198,6 +214,29 @@ def _segments(model: LoadedModel, features: Features, threshold: float | None, k
 _DECODERS = {"snippet-scores": _snippet_scores, "dense": _dense, "segments": _segments}
 
 
+def _decode_fields(kind: str) -> set[str] | None:
+    """The ``decode`` fields a card may set for the decoder ``kind`` (None: not listed here)."""
+    if kind == "dense":
+        from ..decode.dense import DenseDecodeConfig
+
+        return {"threshold"} | {f.name for f in dataclasses.fields(DenseDecodeConfig)}
+    return {"snippet-scores": {"threshold", "min_duration", "max_gap"}, "segments": {"threshold"}}.get(kind)
+
+
+def check_decode_section(card: ModelCard) -> None:
+    """Refuse, when the model loads (before any video is decoded), a decode section its decoder
+    would reject after the whole video was decoded: an unknown decoder or field."""
+    kind = card.decode.get("kind", "snippet-scores")
+    if kind not in _DECODERS:
+        raise ModelError(f"model {card.name!r} asks for decoder {kind!r}, which this version lacks")
+    allowed = _decode_fields(kind)
+    if allowed is None:  # a decoder without a field list here: its own checks apply
+        return
+    unknown = sorted(set(card.decode) - allowed - {"kind"})
+    if unknown:
+        raise WeightsError(f"model card of {card.name!r}: 'decode' has unknown fields {unknown} for decoder {kind!r}")
+
+
 def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
     want = card.feature_protocol
     have = extractor.protocol()
@@ -234,8 +273,11 @@ load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-
 def _load_model(name: str | None, device: str, checkpoint: str | None, extractor_name: str | None,
                 _search_path: tuple[str, ...], precision: str | None = None) -> LoadedModel:
     card = load_card(name or DEFAULT_MODEL)
+    check_decode_section(card)
     if checkpoint is not None:
         path = Path(checkpoint).resolve()
+        if path.is_dir():  # README table: a folder where a file is expected is 3
+            raise InputNotFoundError(f"{checkpoint}: is a folder; --checkpoint takes a .safetensors file")
         if path.suffix != ".safetensors":
             raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
                                "checkpoint once with `avlocate weights import`")
@@ -250,11 +292,16 @@ def _load_model(name: str | None, device: str, checkpoint: str | None, extractor
     extractor_cls, what = EXTRACTORS.get(card.extractor), f"extractor {card.extractor!r}"
     extractor = _build(extractor_cls, _runtime_fields(extractor_cls, card.extractor_config, dev, precision, what), what)
     _check_protocol(card, extractor)
-    head = _build(HEADS.get(card.head), card.head_config, f"head {card.head!r}")
+    head_cls, head_what = HEADS.get(card.head), f"head {card.head!r}"
     state, weights_id = load_state_dict(card)
-    mismatch = describe_state_mismatch(head, state)
+    broken = next((k for k, v in state.items() if v.is_floating_point() and bool(torch.isnan(v).any())), None)
+    if broken is not None:  # NaN weights give NaN scores: 0 events that would look like a quiet video
+        raise WeightsError(f"weights {weights_id} hold NaN values (tensor {broken!r}); the file is broken")
+    # Shapes first, on the meta device: the card's sizes must match its weights before the head allocates.
+    mismatch = describe_state_mismatch(skeleton(lambda: _build(head_cls, card.head_config, head_what)), state)
     if mismatch is not None:
         raise WeightsError(f"weights {weights_id} do not fit head {card.head!r}: {mismatch}")
+    head = _build(head_cls, card.head_config, head_what)
     head.load_state_dict(state, strict=True)
     check_card_fits_head(card, head)
     head.eval().to(dev)

@@ -10,7 +10,7 @@ Meant to be called by ``models.load_model`` right after building the head:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -58,3 +58,39 @@ def check_card_fits_head(card: ModelCard, head: torch.nn.Module) -> None:
             f"model card {card.name!r} lists {len(card.classes)} classes but head {card.head!r} scores {scored}; "
             "the card does not belong to these weights"
         )
+
+
+def config_value_problem(config_cls: type, config: Mapping[str, object]) -> str | None:
+    """None when each value of ``config`` has the JSON type of its dataclass field's default (an
+    int where an int is, a number where a float is, ...), else the first field that does not: a
+    card's ``"max_seq_len": "abc"`` or ``1e9`` must be refused when the card is read, not crash
+    inside a network's constructor."""
+    import dataclasses
+
+    for f in dataclasses.fields(config_cls):
+        if f.name not in config or f.default is dataclasses.MISSING:
+            continue
+        value, default = config[f.name], f.default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        elif isinstance(default, (tuple, list)):
+            ok = isinstance(value, (tuple, list))
+        else:
+            ok = True
+        if not ok:
+            return f"field {f.name!r} must be a {type(default).__name__}, not {value!r}"
+    return None
+
+
+def skeleton(build: "Callable[[], torch.nn.Module]") -> torch.nn.Module:
+    """The module ``build`` makes, on the meta device: its parameter shapes without their memory,
+    so a card asking for a dimension of 1e9 is compared with its weights before anything is
+    allocated (a real build would ask for hundreds of GB first)."""
+    with torch.device("meta"):
+        return build()

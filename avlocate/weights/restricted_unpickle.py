@@ -226,23 +226,39 @@ def restricted_load(path: str | Path, allowed_modules: tuple[str, ...] = OFFICIA
             raise WeightsError(f"{path} is corrupt ({type(exc).__name__}: {detail})") from None
 
 
+#: deepest module nesting accepted (real networks nest a few levels; 20,000 exhausted the stack).
+MAX_MODULE_DEPTH = 64
+#: most modules in one checkpoint (the official VSCG has a few dozen).
+MAX_MODULES = 100_000
+
+
 def module_state_dict(obj: Any, prefix: str = "") -> "OrderedDict[str, torch.Tensor]":
-    """Walk stand-ins like ``nn.Module.state_dict()``: own parameters, persistent buffers, children."""
+    """Walk stand-ins like ``nn.Module.state_dict()``: own parameters, persistent buffers, children
+    (in that order, depth first). Iterative, with bounded depth and module count: a hostile
+    checkpoint nesting modules 20,000 deep is one line, not a RecursionError."""
     out: OrderedDict[str, torch.Tensor] = OrderedDict()
-    if not isinstance(obj, ModuleStandIn) or not isinstance(obj.pickled_state, dict):
-        raise WeightsError(f"checkpoint entry {prefix or '<root>'} is not a pickled module")
-    state = obj.pickled_state
-    skip = state.get("_non_persistent_buffers_set") or set()
-    for group in ("_parameters", "_buffers"):
-        for name, value in (state.get(group) or {}).items():
-            if value is None or (group == "_buffers" and name in skip):
-                continue
-            if not isinstance(value, torch.Tensor):
-                raise WeightsError(f"checkpoint entry {prefix}{name} is not a tensor")
-            out[prefix + name] = value.detach().clone()
-    for name, child in (state.get("_modules") or {}).items():
-        if child is not None:
-            out.update(module_state_dict(child, f"{prefix}{name}."))
+    todo: list[tuple[Any, str, int]] = [(obj, prefix, 0)]
+    seen = 0
+    while todo:
+        node, where, depth = todo.pop()
+        seen += 1
+        if depth > MAX_MODULE_DEPTH or seen > MAX_MODULES:
+            raise WeightsError(f"checkpoint nests modules deeper than {MAX_MODULE_DEPTH} levels or holds more than "
+                               f"{MAX_MODULES} modules; not a checkpoint avlocate reads")
+        if not isinstance(node, ModuleStandIn) or not isinstance(node.pickled_state, dict):
+            raise WeightsError(f"checkpoint entry {where or '<root>'} is not a pickled module")
+        state = node.pickled_state
+        skip = state.get("_non_persistent_buffers_set") or set()
+        for group in ("_parameters", "_buffers"):
+            for name, value in (state.get(group) or {}).items():
+                if value is None or (group == "_buffers" and name in skip):
+                    continue
+                if not isinstance(value, torch.Tensor):
+                    raise WeightsError(f"checkpoint entry {where}{name} is not a tensor")
+                out[where + name] = value.detach().clone()
+        children = [(child, f"{where}{name}.", depth + 1) for name, child in (state.get("_modules") or {}).items()
+                    if child is not None]
+        todo.extend(reversed(children))  # popped in their order: keys come out as state_dict() lists them
     return out
 
 

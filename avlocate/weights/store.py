@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import WeightsError
+from ..errors import OutputError, WeightsError
 from .card import ModelCard
 
 if TYPE_CHECKING:  # torch only in annotations: reading cards and checking files stays torch-free
@@ -41,6 +41,26 @@ def cache_dir() -> Path:
     """Where avlocate writes (downloads, imports, pins): ``$AVLOCATE_HOME``, else the platform cache."""
     home = os.environ.get("AVLOCATE_HOME")
     return Path(home).expanduser() if home else _platform_cache()
+
+
+def writable_dir(path: Path, what: str | None = None) -> Path:
+    """``path``, created if needed, when avlocate can write into it; else one :class:`OutputError`
+    line saying why (a file in the way, no permission, a read-only file system). ``what`` names
+    the setting the folder comes from (default: ``$AVLOCATE_HOME`` when it is the cache)."""
+    path = Path(path)
+    if what is None:
+        what = "AVLOCATE_HOME" if os.environ.get("AVLOCATE_HOME") and path == cache_dir() else "folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{what} {path} is not a folder (a file is in the way); point it at a folder") from None
+    except OSError as exc:
+        raise OutputError(f"{what} {path} cannot be created ({exc.strerror or exc}); point it at a writable folder") from None
+    if not path.is_dir():
+        raise OutputError(f"{what} {path} is not a folder (a file is in the way); point it at a folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path} is not writable; point it at a writable folder")
+    return path
 
 
 def search_path() -> list[Path]:
@@ -156,11 +176,14 @@ def save_weights(state: dict[str, torch.Tensor], card: ModelCard, out_dir: Path)
     """Write ``<weights_file>`` (safetensors) and ``<name>.json`` with the sha256 pinned."""
     from safetensors.torch import save_file
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir)
     wpath = out_dir / card.weights_file
-    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(wpath))
-    card.sha256 = sha256_of(wpath)
-    card.save(out_dir / f"{card.name}.json")
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(wpath))
+        card.sha256 = sha256_of(wpath)
+        card.save(out_dir / f"{card.name}.json")
+    except OSError as exc:
+        raise OutputError(f"cannot write model {card.name!r} into {out_dir} ({exc.strerror or exc})") from None
     # safetensors creates its file 0600; give the weights the same permissions as their card
     # (the user's umask), so a shared weights folder is readable like the card beside it.
     os.chmod(wpath, (out_dir / f"{card.name}.json").stat().st_mode & 0o777)

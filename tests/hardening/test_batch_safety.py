@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from avlocate.runners.batch import run_batch
-from avlocate.errors import EXIT_INTERNAL, OutputError, TimeoutError_, UsageError
+from avlocate.errors import EXIT_INTERNAL, InputNotFoundError, OutputError, TimeoutError_, UsageError
 from avlocate.runners.jsonl import ResultsFile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
@@ -185,7 +185,9 @@ def test_unwritable_output_is_a_one_line_error(cli, four_videos, tmp_path, kind)
         (tmp_path / "file").write_text("")
         out = tmp_path / "file" / "out.jsonl"
     r = cli("batch", four_videos, "--out", out)
-    assert r.code == OutputError.exit_code and r.err.count("\n") == 1 and str(out) in r.err
+    # A folder where a file is expected is 3, as the README's table says (red-team finding 14).
+    code = InputNotFoundError.exit_code if kind == "directory" else OutputError.exit_code
+    assert r.code == code and r.err.count("\n") == 1 and str(out) in r.err
 
 
 def test_invalid_line_in_the_middle_is_refused_not_dropped(tmp_path):

@@ -216,9 +216,10 @@ def test_stalled_pipe_ends_after_the_stall_timeout_with_the_events_so_far(media)
     assert result["duration"] < locate(media["ts"], device="cpu").duration * 2 - 5
 
 
-def test_silent_pipe_from_the_start_is_one_line(media):
+def test_redteam_silent_pipe_from_the_start_is_10(media):
+    """Red-team finding 14: a stall before the first data is a stall (10), not unreadable media (4)."""
     rc, out, err = half_then_silence(b"", ["--device", "cpu", "-q", "--stall-timeout", "1"])
-    assert rc == MediaError.exit_code and out == b""
+    assert rc == StreamEndedEarlyError.exit_code and out == b""  # a stall before the first data is still a stall
     assert err.count("\n") == 1 and "--stall-timeout" in err
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ...errors import InputNotFoundError, OutputError, UsageError
-from ...results import Result
+from ...results import Result, result_dict_problem
 from .html import DEFAULT_EMBED_LIMIT, csp_hash, render_html
 
 _CSS = """
@@ -36,17 +36,35 @@ def read_results(results_jsonl: str | os.PathLike[str]) -> list[Result]:
     if not path.is_file():
         raise InputNotFoundError(f"{path}: no such results file (write one with `avlocate batch DIR --out {path.name}`)")
     by_video: dict[str, Result] = {}
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+
+    def refuse(n: int, why: str) -> UsageError:
+        return UsageError(f"{path}:{n}: not an avlocate result line ({why}); give a JSONL file written by "
+                          "`avlocate batch`, or remove that line")
+
+    def no_constants(name: str) -> float:  # strict JSON: a bare NaN/Infinity is not a number
+        raise ValueError(f"{name} is not a JSON number")
+
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            torn = not raw.endswith(b"\n")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if torn:
+                    break
+                raise refuse(n, "not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
-                result = Result.from_dict(json.loads(line))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                if not line.endswith("\n"):
+                data = json.loads(line, parse_constant=no_constants)
+                problem = result_dict_problem(data)
+                if problem is not None:
+                    raise ValueError(problem)
+                result = Result.from_dict(data)
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                if torn:
                     break  # a last line torn by a crash, as `batch` repairs it: the whole lines are reported
-                raise UsageError(f"{path}:{n}: not an avlocate result line ({exc}); give a JSONL file written by "
-                                 "`avlocate batch`, or remove that line") from None
+                raise refuse(n, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
             by_video.pop(result.video, None)  # keep first-seen order unless re-run, then move to end
             by_video[result.video] = result
     return list(by_video.values())
