@@ -103,7 +103,7 @@ def evaluate_segment_command(
     from ..pipeline.models import resolve_device
 
     if model == "zeroshot":  # runs on the videos themselves (avlocate/zeroshot/evaluate_ave.py)
-        from ..pipeline.fetch import ensure_for_run
+        from ..weights.fetch import ensure_for_run
         from ..zeroshot.evaluate_ave import check_root, dataset_root, evaluate_zeroshot_ave
         from ..zeroshot.methods import resolve, weight_files
 

@@ -120,7 +120,7 @@ def weights_import(
             raise UsageError("give --from SOURCE, or --as NAME with a weights name from `avlocate weights list`")
         source = known.import_source
     if classes is not None and classes.is_file():  # the card written must load: check its labels before converting
-        from ..pipeline.weight_import import read_class_names
+        from ..weights.weight_import import read_class_names
         from ..weights.card import label_problem
 
         try:

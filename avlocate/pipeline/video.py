@@ -116,14 +116,14 @@ def video_runner(
     if model == "zeroshot":
         from ..zeroshot import ZeroShotModel
         from ..zeroshot.methods import weight_files
-        from .fetch import ensure_for_run
+        from ..weights.fetch import ensure_for_run
 
         zs = ZeroShotModel(labels, vocab, device=device, method=zs_method)  # no weight is read yet
         ensure_for_run(model, None, weight_files(zs.method))  # first use: the files of the method chosen (its CLIP)
         return lambda video: zs.locate(video, per_modality=per_modality, keep_scores=keep_scores,
                                        threshold=threshold, min_duration=min_duration)
     if features_dir is None:  # first use: fetch the extractor's missing weights (unless offline)
-        from .fetch import ensure_for_run
+        from ..weights.fetch import ensure_for_run
         from .models import DEFAULT_MODEL
 
         ensure_for_run(model or DEFAULT_MODEL, extractor)
