@@ -75,9 +75,11 @@ def batch(
         raise UsageError("--ray-decode says where Ray decodes: it needs --engine ray")
     if engine == "ray" and address is not None and workers is not None:
         raise UsageError("--workers sizes the local Ray instance; with --address the cluster decides")
-    options = {"model": model, "device": device, "threshold": threshold}
-    if precision is not None:
-        options["precision"] = precision
+    from ..pipeline.options import RunOptions
+    from ..runners.batch import batch_options
+
+    # The run's options, one object (validated here), handed to every worker as a flat dict.
+    options = batch_options(model, RunOptions(device=device, threshold=threshold, precision=precision))
     from ..pipeline.fetch import ensure_for_run
     from ..pipeline import DEFAULT_MODEL
     from ..runners.batch_start import prepare_batch

@@ -181,8 +181,6 @@ def needed_by_model(model: str) -> list[WeightEntry]:
     manifest has a source for it, the model's own file."""
     from ..weights.store import load_card, manifest
 
-    if model == "zeroshot":
-        return needed_by_extractor("clip-clap")
     known = manifest().get(model)
     if known is not None and find_file(f"{model}.json") is None:
         extractor = known.get("extractor", "")
@@ -211,15 +209,9 @@ def ensure_extractor_weights(extractor: str, offline: bool = False,
 
 
 def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
-    """First use for ``avlocate run --model MODEL`` (a card name or path, or zeroshot): the
-    extractor's missing weights, fetched unless an offline switch is set."""
-    if model == "zeroshot":
-        if offline_switch() is None and any(e.url and find_file(e.file) is None for e in needed_by_extractor("clip-clap")):
-            from ..features.clip_clap._deps import require
-
-            require("clip")  # a missing library is said before gigabytes are fetched for it
-            require("clap")
-        return ensure_extractor_weights("clip-clap")
+    """First use for ``avlocate run --model MODEL`` (a card name or path): the extractor's missing
+    weights, fetched unless an offline switch is set. An extractor that needs optional libraries
+    says so (its ``check_libraries``) before gigabytes are fetched for it."""
     if extractor is None:
         from ..weights.store import load_card
 
@@ -227,4 +219,14 @@ def ensure_for_run(model: str, extractor: str | None = None) -> list[Path]:
             extractor = load_card(model).extractor
         except WeightsError:
             return []  # no such model: the run's own error says so
+    if offline_switch() is None and any(e.url and find_file(e.file) is None for e in needed_by_extractor(extractor)):
+        from ..errors import ModelError
+        from ..registry import EXTRACTORS
+
+        try:
+            check = getattr(EXTRACTORS.get(extractor), "check_libraries", None)
+        except ModelError:
+            check = None  # an unknown extractor: the run's own error says so
+        if check is not None:
+            check()
     return ensure_extractor_weights(extractor)

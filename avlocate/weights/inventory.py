@@ -27,9 +27,16 @@ def model_inventory() -> list[dict[str, str]]:
     rows = []
     cards = installed_cards()
     for name, (card, path) in cards.items():
-        # the file beside the card is the one it loads (avlocate.weights.store.load_state_dict)
-        present = (path.parent / card.weights_file).is_file() or find_file(card.weights_file) is not None
-        rows.append({"model": name, "head": card.head, "extractor": card.extractor, "classes": str(len(card.classes)),
+        if card.weights_file is None:  # no head weights (zero-shot): its extractor's files are its weights
+            from .manager import entries
+
+            files = [e.file for e in entries().values() if card.extractor in e.extractors]
+            present = all(find_file(f) is not None for f in files)
+        else:  # the file beside the card is the one it loads (avlocate.weights.store.load_state_dict)
+            present = (path.parent / card.weights_file).is_file() or find_file(card.weights_file) is not None
+        classes = str(len(card.classes)) if card.classes else "any (" + ", ".join(
+            "--" + o for o in card.options if o in ("labels", "vocab")) + ")"
+        rows.append({"model": name, "head": card.head, "extractor": card.extractor, "classes": classes,
                      "weights": "present" if present else "missing", "source": str(path.parent)})
     for name, entry in manifest().items():
         if name in cards:

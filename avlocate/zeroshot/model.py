@@ -1,32 +1,34 @@
-"""``--model zeroshot``: open-vocabulary audio-visual event localization with CLIP + CLAP, no training.
+"""The zero-shot model's head: CLIP/CLAP similarity of each snippet to prompts of the label names.
 
-Not a trained head (there is no checkpoint and no model card), so it does not go through
-``models.load_model``; :func:`locate_zeroshot` is its pipeline, returning the same
-:class:`Result` as ``avlocate.pipeline.video.locate`` (model ``"zeroshot"``, weights = the CLIP and
-CLAP weight ids, extractor protocol, device, warnings, timing).
+No training and no weight file: its card (``assets/weights/zeroshot.json``) names the
+``clip-clap`` extractor (1-s windows every 0.5 s: ``hop_seconds=0.5, window_hops=2``, one CLIP
+frame at each window's centre; the half-second hop halves the boundary error of 1-s AVE segments
+while each window still holds a whole second of sound for CLAP), this head, ``decode: head`` (the
+head decodes its own scores) and the model options it takes (``labels``, ``vocab``,
+``per_modality``, ``min_duration``). The pipeline loads and runs it like any other model
+(``avlocate.load("zeroshot", labels=[...])``); this module only scores and decodes.
 
-Snippets: the ``clip-clap`` extractor with 1-s windows every 0.5 s (``hop_seconds=0.5,
-window_hops=2``, one CLIP frame at each window's centre); the half-second hop halves the
-boundary error of 1-s AVE segments while each window still holds a whole second of sound for
-CLAP. Configurable through ``extractor_config``.
+Order of work: the encoders are built and the label prompts embedded when the model is loaded
+(:meth:`ZeroShotModel.for_run`), so a missing CLIP/CLAP file or library fails in one line before
+any video is decoded; then each video is streamed once through both encoders.
 
-Order of work: weights are located (and the encoders built) *before* the video is decoded, so a
-missing CLIP/CLAP file fails in one line without touching the media; then the label prompts are
-embedded; then the video is streamed once through both encoders.
+A zero-shot *method* is one more model option: declare its field in
+:class:`avlocate.pipeline.options.RunOptions`, list it in the card's ``options``, and read it in
+:meth:`ZeroShotModel.for_run`.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Sequence
 
-from ..accounting import stage_timing, throughput_record
+import torch
+
 from ..errors import UsageError
-from ..features.base import media_request_for
-from ..results import Result
+from ..registry import HEADS
+from ..results import Event
 from .prompts import PromptSet, TextBank, build_text_bank
-from .scoring import ZeroShotConfig, decode, score_snippets
+from .scoring import ZeroShotConfig, ZeroShotScores, decode, score_snippets
 from .vocab import resolve_labels
 
 MODEL_NAME = "zeroshot"
@@ -48,15 +50,10 @@ def build_extractor(extractor_config: Any = None, device: str = "auto"):  # noqa
     return ClipClapExtractor(cfg)
 
 
-def _device_of(extractor: Any) -> str:
-    dev = getattr(getattr(extractor, "_clip", None), "device", None)
-    return str(dev) if dev is not None else str(getattr(extractor.config, "device", "cpu"))
-
-
 def with_overrides(config: ZeroShotConfig | None, threshold: float | None = None,
                    min_duration: float | None = None) -> ZeroShotConfig:
-    """The config with the CLI's ``--threshold`` / ``--min-duration`` applied (checked here, so
-    the library and the CLI refuse the same values with the same one-line UsageError)."""
+    """The config with the run's ``threshold`` / ``min_duration`` applied (their ranges are
+    checked once, in avlocate.pipeline.options.RunOptions)."""
     cfg = config or ZeroShotConfig()
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold must be in [0, 1] for the zero-shot model, got {threshold}")
@@ -72,21 +69,50 @@ def with_overrides(config: ZeroShotConfig | None, threshold: float | None = None
     return ZeroShotConfig(**values)
 
 
-class ZeroShotModel:
-    """Encoders + label text bank, built once and reused for every video of a run (embedding
-    100 labels x several prompts through both text towers costs seconds on a CPU)."""
+@HEADS.register("zeroshot-similarity")
+class ZeroShotModel(torch.nn.Module):
+    """Label text bank + scoring, built once and reused for every video of a run (embedding
+    100 labels x several prompts through both text towers costs seconds on a CPU).
+
+    A head without trained weights: the pipeline builds it with :meth:`for_run` from the run's
+    options and the loaded extractor, and decodes with :meth:`decode_features`."""
 
     name = MODEL_NAME
+    config_class = None
 
     def __init__(self, labels: str | Sequence[str] | None = None, vocab: str | None = None,
                  config: ZeroShotConfig | None = None, device: str = "auto", extractor: Any = None,
-                 extractor_config: Any = None, prompts: PromptSet | None = None) -> None:
+                 extractor_config: Any = None, prompts: PromptSet | None = None,
+                 per_modality: bool = False) -> None:
+        super().__init__()
         self.labels = resolve_labels(labels, vocab)  # usage errors before any weight is touched
         self.config = config or ZeroShotConfig()
         self.extractor = extractor if extractor is not None else build_extractor(extractor_config, device)
         self.prompts = prompts
+        self.per_modality = per_modality
         self._bank: TextBank | None = None
         self.setup_seconds = 0.0
+        self._setup_reported = False
+
+    @classmethod
+    def for_run(cls, card: Any, extractor: Any, options: Any) -> "ZeroShotModel":
+        """The head of a run: the card's scoring config with the run's threshold / min_duration,
+        the run's labels; encoders built and prompts embedded now, before any video."""
+        config = with_overrides(ZeroShotConfig(**card.head_config), options.threshold, options.min_duration)
+        labels = list(options.labels) if isinstance(options.labels, tuple) else options.labels
+        model = cls(labels, options.vocab, config, extractor=extractor, per_modality=options.per_modality)
+        model.text_bank()
+        return model
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.labels)
+
+    @property
+    def weights_id(self) -> str | None:
+        ex = self.extractor
+        provenance = ex.provenance() if hasattr(ex, "provenance") else {}
+        return "; ".join(f"{k}: {v}" for k, v in provenance.items()) or None
 
     def text_bank(self) -> TextBank:
         """Locates the weights and builds both encoders on first use (fails fast, before any
@@ -98,87 +124,18 @@ class ZeroShotModel:
             self.setup_seconds = time.perf_counter() - t0
         return self._bank
 
-    def locate(self, video: str | Path, per_modality: bool = False, keep_scores: bool = False,
-               threshold: float | None = None, min_duration: float | None = None) -> Result:
-        from ..media import open_clip
-        from ..media.inputs import check_input
-        from ..media.source import is_stream, open_input_clip
+    def forward(self, visual: torch.Tensor, audio: torch.Tensor, step_seconds: float) -> ZeroShotScores:
+        """(T, K) scores of one video's (T, Dv) / (T, Da) embeddings."""
+        return score_snippets(visual, audio, self.text_bank(), step_seconds, self.config)
 
-        started = time.perf_counter()
-        stream = is_stream(video)  # a URL or "-": read once (media/source.py)
-        path = video if stream else check_input(video)
-        cfg = with_overrides(self.config, threshold, min_duration)
-        ex = self.extractor
-        first_use = self._bank is None
-        bank = self.text_bank()
-        t1 = time.perf_counter()
-        if stream:
-            clip = open_input_clip(path, ex.media_request)
-        else:
-            vspec, aspec = media_request_for(ex, path)
-            clip = open_clip(path, vspec, aspec)
-        features = ex.extract(clip)
-        t2 = time.perf_counter()
-        scores = score_snippets(features.visual, features.audio, bank, features.timeline.step_seconds, cfg)
-        t_scored = time.perf_counter()
-        events = decode(scores, features.timeline, cfg, per_modality=per_modality)
-        t3 = time.perf_counter()
-
-        extra: dict[str, Any] = {"labels": list(self.labels)}
-        if keep_scores:
-            times = features.timeline.centres(features.num_snippets)
-            extra["scores"] = {
-                "times": [round(float(t), 3) for t in times],
-                "classes": list(self.labels),
-                "values": [[round(float(v), 4) for v in row] for row in scores.av],
-            }
-        provenance = ex.provenance() if hasattr(ex, "provenance") else {}
-        # The stages of every model (avlocate.accounting); "head" is the similarity scoring here.
-        timing = {"encoders+text": self.setup_seconds if first_use else 0.0,
-                  **stage_timing(t2 - t1, t_scored - t2, t3 - t_scored, clip.stats)}
-        timing["total"] = time.perf_counter() - started
-        extra["throughput"] = throughput_record(clip.stats, clip.duration, timing["total"])
-        return Result(
-            video=str(video),
-            duration=clip.duration,
-            events=events,
-            model=MODEL_NAME,
-            weights="; ".join(f"{k}: {v}" for k, v in provenance.items()) or None,
-            extractor=ex.name,
-            feature_protocol=ex.protocol(),
-            device=_device_of(ex),
-            warnings=dict(features.warnings),
-            timing=timing,
-            extra=extra,
-        )
-
-
-def locate_zeroshot(
-    video: str | Path,
-    labels: str | Sequence[str] | None = None,
-    vocab: str | None = None,
-    config: ZeroShotConfig | None = None,
-    per_modality: bool = False,
-    threshold: float | None = None,
-    min_duration: float | None = None,
-    device: str = "auto",
-    keep_scores: bool = False,
-    extractor: Any = None,
-    extractor_config: Any = None,
-    prompts: PromptSet | None = None,
-) -> Result:
-    """Events of one video for the given label names (``--labels`` and/or ``--vocab``); for many
-    videos build one :class:`ZeroShotModel` and call its ``locate``.
-
-    ``threshold`` / ``min_duration`` override the config's (CLI ``--threshold``,
-    ``--min-duration``); ``extractor`` may be a ready ``ClipClapExtractor`` (tests, batches).
-    """
-    from ..media.inputs import check_input
-
-    from ..media.source import is_stream
-
-    if not is_stream(video):
-        check_input(video)  # a wrong path is reported before the encoders are built
-    with_overrides(config, threshold, min_duration)  # and bad option values too
-    model = ZeroShotModel(labels, vocab, config, device, extractor, extractor_config, prompts)
-    return model.locate(video, per_modality, keep_scores, threshold, min_duration)
+    def decode_features(self, features: Any, threshold: float | None,
+                        keep_scores: bool) -> tuple[list[Event], dict[str, Any]]:
+        """Events of one video's (or one live window's) features, with the per-snippet
+        audio-visual scores and, once, the seconds the encoders and prompts took at load."""
+        cfg = with_overrides(self.config, threshold)
+        scores = self(features.visual, features.audio, features.timeline.step_seconds)
+        events = decode(scores, features.timeline, cfg, per_modality=self.per_modality)
+        extra: dict[str, Any] = {"labels": list(self.labels), "scores": scores.av}
+        extra["timing"] = {"encoders+text": 0.0 if self._setup_reported else self.setup_seconds}
+        self._setup_reported = True
+        return events, extra
