@@ -98,8 +98,10 @@ class RunOptions:
         for name in self.given_model_options():
             if name not in takes:
                 flags = ", ".join(flag(n) for n in takes) or "none"
+                takers = models_taking(name)
+                hint = f"; it needs {' or '.join('--model ' + m for m in takers)}" if takers else ""
                 raise UsageError(f"{flag(name)} does not apply to model {model_name!r} "
-                                 f"(its model options: {flags})")
+                                 f"(its model options: {flags}){hint}")
 
     # -- carrying it -------------------------------------------------------------------------
 
@@ -128,6 +130,13 @@ class RunOptions:
                 raise UsageError(f"{caller} has no option {key!r}; it takes {', '.join(OPTION_NAMES)}")
             given[name] = value
         return cls(**given)
+
+
+def models_taking(option: str) -> list[str]:
+    """The installed models (cards) that take model option ``option``, by name."""
+    from ..weights.inventory import installed_cards
+
+    return sorted(name for name, (card, _) in installed_cards().items() if option in card.options)
 
 
 def flag(name: str) -> str:

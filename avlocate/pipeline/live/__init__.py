@@ -54,7 +54,7 @@ from __future__ import annotations
 from .feed import LiveConfig, SnippetFeed
 from .locator import ClosedEvent, LiveLocator, window_snippets
 from .segments import SegmentLiveLocator
-from .stream import LiveStream, model_analyzer, open_stream
+from .stream import LiveStream, model_analyzer, model_locator, open_stream
 
 __all__ = ["ClosedEvent", "LiveConfig", "LiveLocator", "LiveStream", "SegmentLiveLocator", "SnippetFeed",
-           "model_analyzer", "open_stream", "window_snippets"]
+           "model_analyzer", "model_locator", "open_stream", "window_snippets"]
