@@ -107,6 +107,7 @@ def run(
     if live:  # its own loop and output (avlocate/runners/live/)
         from ..runners.live import run_live_cli
 
+        options.check_for(model or DEFAULT_MODEL)  # a model's own options first, worded as without --live
         if fmt or output_dir is not None or scores or features_dir is not None or per_modality:
             raise UsageError("--live prints one JSON line per event on stdout: -f, -o, --scores, --features and "
                              "--per-modality do not apply to it")

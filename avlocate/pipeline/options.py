@@ -103,6 +103,13 @@ class RunOptions:
                 raise UsageError(f"{flag(name)} does not apply to model {model_name!r} "
                                  f"(its model options: {flags}){hint}")
 
+    def check_for(self, model: str) -> None:
+        """:meth:`check_model` against the card of ``model`` (a name or a card path), torch-free."""
+        from ..weights.store import load_card
+
+        card = load_card(model)
+        self.check_model(card.name, card.options)
+
     # -- carrying it -------------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:

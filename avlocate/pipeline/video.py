@@ -17,10 +17,16 @@ from .models import LoadedModel, load
 from .options import RunOptions
 
 
-def locate(video: str | Path, model: str | None = None, options: RunOptions | None = None) -> Result:
+def locate(video: str | Path, model: str | None = None, options: RunOptions | None = None, **keywords: Any) -> Result:
     """Events of one video with a model loaded for it alone: a file's path is checked before
-    the model is loaded, so a wrong path costs no loading. Many videos: hold ``load(...)``."""
+    the model is loaded, so a wrong path costs no loading. Many videos: hold ``load(...)``.
+    ``keywords``: the options as ``avlocate.locate`` takes them, instead of ``options``."""
     from ..media.source import is_stream
+
+    if keywords:
+        if options is not None:
+            raise TypeError("locate() takes options or keywords, not both")
+        options = RunOptions.from_keywords("locate()", **keywords)
 
     if not is_stream(video):
         check_input(video)

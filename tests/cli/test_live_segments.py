@@ -16,7 +16,7 @@ import torch
 
 from avlocate.features.base import Features
 from avlocate.pipeline.models import LoadedModel
-from avlocate.runners.live.segments import SegmentLiveLocator
+from avlocate.pipeline.live.segments import SegmentLiveLocator
 from avlocate.timeline import Timeline
 from avlocate.weights.card import ModelCard
 
