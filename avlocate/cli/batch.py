@@ -110,11 +110,11 @@ def batch(
 
             summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
                                     on_done=done, in_flight=videos_in_flight, decode=ray_decode,
-                                    settings=start.plan.settings)
+                                    settings=start.plan.settings, videos=start.videos)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
                                 timeout=timeout, in_flight=videos_in_flight, in_process=in_process,
-                                settings=start.plan.settings)
+                                settings=start.plan.settings, videos=start.videos)
     if start.retried_videos:  # the redone videos' lines go back where their error lines were
         from ..runners.resume_check import put_back_in_place
 

@@ -197,6 +197,7 @@ def run_batch(
     in_flight: int = 1,
     in_process: bool = False,
     settings: dict | None = None,
+    videos: list | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
@@ -222,7 +223,7 @@ def run_batch(
     if in_process and (timeout is not None or workers > 1 or len(devices) > 1):
         raise UsageError("--in-process runs the videos inside the batch process: it does not combine with "
                          "--timeout, --workers or several devices, which need worker processes")
-    videos = find_videos(folder)
+    videos = find_videos(folder) if videos is None else videos  # the walk the batch start made, not a second
     with ResultsFile(out, overwrite=overwrite) as results:
         todo = [str(v) for v in videos if str(v) not in results.done]
         summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)

@@ -159,3 +159,26 @@ def test_a_file_is_probed_once_and_opened_once_more_to_decode(monkeypatch):
     monkeypatch.setenv("AVLOCATE_PREFETCH", "thread")  # decoding in this process, where it is counted
     result = model.locate(DEMOS[0])
     assert result.events and opened == [str(DEMOS[0])] * 2, opened
+
+
+def test_batch_walks_its_folder_once(cli, tmp_path, monkeypatch):
+    import shutil
+
+    import avlocate.runners.batch as batch
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(DEMOS[0], folder / "a.mp4")
+    walks: list[Path] = []
+    real = batch.find_videos
+
+    def counting(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        walks.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "find_videos", counting)
+    r = cli("batch", folder, "--out", tmp_path / "r.jsonl", "-m", "lite-demo", "--device", "cpu", "--in-process", "-q")
+    assert r.code == 0, r.err
+    assert walks == [folder]
+    line = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])
+    assert line["settings"] == {"threshold": None, "precision": None}  # the keys resume compares

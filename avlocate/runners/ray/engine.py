@@ -306,6 +306,7 @@ def run_batch_ray(
     in_flight: int = 1,
     decode: str = "tasks",
     settings: dict | None = None,
+    videos: list | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
 
@@ -326,7 +327,7 @@ def run_batch_ray(
         raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
     if decode not in DECODE_PLACES:
         raise UsageError(f"--ray-decode {decode!r}: choose one of {', '.join(DECODE_PLACES)}")
-    videos = find_videos(folder)
+    videos = find_videos(folder) if videos is None else videos  # the walk the batch start made, not a second
     with ResultsFile(out, overwrite=overwrite) as results:
         if overwrite:
             _clear_shards(shards)
