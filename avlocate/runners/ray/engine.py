@@ -4,7 +4,7 @@ What it does, and why:
 
 * **Same work, same lines.** Each video goes through :func:`avlocate.runners.batch._run_one` (the local
   batch's function), inside a Ray Data actor (:mod:`avlocate.runners.ray.actor`) that loads the
-  model once (:func:`avlocate.pipeline.models.load_model` caches it per process). A video that fails
+  model once (:func:`avlocate.runners.batch.held_model`: each actor holds its loaded model). A video that fails
   becomes an error line, exactly as in the local batch, and the job goes on. A video that kills
   its actor (out of memory, a native crash) is retried once on a fresh actor, then recorded as an
   error line (exit code 70) instead of aborting the whole job; the videos that died beside it in
