@@ -140,7 +140,7 @@ def test_locate_takes_the_cli_option_names(demo):
         avlocate.locate(str(demo), model=MODEL, threshold=3)
     with pytest.raises(errors.UsageError, match="no option 'colour'"):
         avlocate.locate(str(demo), model=MODEL, colour=True)
-    with pytest.raises(errors.UsageError, match="need --model zeroshot"):
+    with pytest.raises(errors.UsageError, match="--labels does not apply to model .*; it needs --model zeroshot"):
         avlocate.locate(str(demo), model=MODEL, labels=["bell"])
 
 
