@@ -216,7 +216,7 @@ def test_interrupt_prints_a_line(cli, demo, monkeypatch):
     def interrupted(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "locate", interrupted)
+    monkeypatch.setattr(pipeline, "locate_with", interrupted)
     r = cli("run", demo, "-q")
     assert r.code == errors.EXIT_INTERRUPTED and "interrupted" in _one_line(r)
 
