@@ -54,7 +54,7 @@ def load_dense_model(model: str) -> tuple[nn.Module, object]:
     card = load_card(model)
     if card.decode.get("kind") != "dense":
         raise ValueError(f"model {card.name!r} is not a dense model (decode kind {card.decode.get('kind')!r})")
-    loaded = load(model, RunOptions(device="cpu"), fetch=False)
+    loaded = load(model, RunOptions(device="cpu"), fetch=False, with_extractor=False)
     return loaded.head.eval(), loaded.card
 
 

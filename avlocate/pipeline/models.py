@@ -88,7 +88,7 @@ class LoadedModel:
 
     card: ModelCard
     head: torch.nn.Module
-    extractor: Extractor
+    extractor: Extractor | None  # None: a head for stored features only (load(with_extractor=False))
     weights_id: str | None
     device: torch.device
     options: RunOptions = dataclasses.field(default_factory=RunOptions)
@@ -241,13 +241,15 @@ def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
 
 
 def load(model: str | None = None, options: RunOptions | None = None, *, fetch: bool = True,
-         extractor: Extractor | None = None) -> LoadedModel:
+         extractor: Extractor | None = None, with_extractor: bool = True) -> LoadedModel:
     """The model ``model`` (card name or card path; None: the bundled demo) for runs with
     ``options``, loaded once.
 
     ``fetch``: download the extractor's missing weights first (first use; never when an offline
     switch is set or when the run reuses stored features). ``extractor``: a ready extractor
     instance to use instead of building the card's (shared networks, stand-in encoders).
+    ``with_extractor=False``: the head alone, for features extracted elsewhere (evaluation on a
+    data set's stored features); its ``extractor`` is None, so it cannot locate videos.
     The head runs on ``options.device``; so does the extractor when its config has a ``device``
     field. ``options.precision`` ("fp32" | "bf16" | "fp16"; None: fp32) sets the extractor's
     autocast precision where it has one; the head always runs in float32.
@@ -256,7 +258,7 @@ def load(model: str | None = None, options: RunOptions | None = None, *, fetch: 
     name = model or DEFAULT_MODEL
     card = load_card(name)
     opts.check_model(card.name, card.options)
-    if fetch and opts.features is None and extractor is None:
+    if fetch and opts.features is None and extractor is None and with_extractor:
         from .fetch import ensure_for_run
 
         ensure_for_run(name, opts.extractor)
@@ -275,11 +277,12 @@ def load(model: str | None = None, options: RunOptions | None = None, *, fetch: 
     if opts.extractor is not None and opts.extractor != card.extractor:
         card = dataclasses.replace(card, extractor=opts.extractor, extractor_config={})
     dev = resolve_device(opts.device)
-    if extractor is None:
+    if extractor is None and with_extractor:
         extractor_cls, what = EXTRACTORS.get(card.extractor), f"extractor {card.extractor!r}"
         extractor = build_configured(extractor_cls, _runtime_fields(extractor_cls, card.extractor_config, dev, opts.precision,
                                                           what), what)
-    _check_protocol(card, extractor)
+    if extractor is not None:
+        _check_protocol(card, extractor)
     head_cls = HEADS.get(card.head)
     if card.weights_file is None:  # a head without trained weights, built from the run's options
         for_run = getattr(head_cls, "for_run", None)
