@@ -69,7 +69,7 @@ class LiveStream:
         step = float(tl.stride) / float(tl.fps)
         block = max(1, round(cfg.hop_seconds / step))
         lead = cfg.lead_snippets if cfg.lead_snippets is not None else int(getattr(extractor, "live_lead_snippets", 1))
-        feed = SnippetFeed(extractor, clip, block, lead)
+        feed = self._feed = SnippetFeed(extractor, clip, block, lead)
         fps = clip.video.fps if clip.video is not None else tl.fps
         chunks = clip.chunks(frames_per_chunk=max(1, round(float(fps) * cfg.chunk_seconds)),
                              audio_chunk_seconds=cfg.chunk_seconds)
@@ -88,12 +88,27 @@ class LiveStream:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+        yield from self._close_out()
+
+    def interrupt(self) -> list[ClosedEvent]:
+        """Ctrl-C while the caller held an event (the loop was paused at it): after closing the
+        iteration, the events still open, from what was received."""
+        self.interrupted = True
+        return self._close_out()
+
+    def _close_out(self) -> list[ClosedEvent]:
+        """The last analysis, once: on the whole stream when it ended, else on what was received."""
+        feed = getattr(self, "_feed", None)
+        if feed is None or getattr(self, "_closed_out", False):
+            return []
+        self._closed_out = True
+        clip = self.clip
         end = float(clip.duration) if not self.interrupted and math.isfinite(float(clip.duration)) else None
         tail = feed.finish(end)
         self.seconds_received = feed.seconds_received
         if tail is not None:
-            locator.add(tail)
-        yield from locator.flush(end)
+            self.locator.add(tail)
+        return list(self.locator.flush(end))
 
 
 def open_stream(loaded: Any, source: str, config: LiveConfig | None = None,

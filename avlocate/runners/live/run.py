@@ -26,8 +26,14 @@ def run_live(stream: LiveStream, printer: LivePrinter) -> LiveOutcome:
         printer.status(seconds)
 
     stream.on_chunk = tick
-    for closed in stream:
-        printer.event(closed)
+    events = iter(stream)
+    try:
+        for closed in events:
+            printer.event(closed)
+    except KeyboardInterrupt:  # Ctrl-C while an event was printed: the loop stops there
+        events.close()
+        for closed in stream.interrupt():
+            printer.event(closed)
     printer.done()
     return LiveOutcome(printer.count, stream.seconds_received, stream.interrupted, stream.ended_early)
 
