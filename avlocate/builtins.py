@@ -22,3 +22,6 @@ try:
     from .features.clip_clap import extractor as _clip_clap  # noqa: F401
 except ImportError:  # pragma: no cover - only a broken install gets here
     pass
+
+# the zero-shot model's head (CLIP/CLAP similarity, no weights): its card is assets/weights/zeroshot.json
+from .zeroshot import model as _zeroshot_head  # noqa: F401, E402

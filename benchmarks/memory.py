@@ -6,7 +6,7 @@ of that child (``os.wait4``), so the parent's own memory never counts. Cases:
 * ``lite``: ``python -m avlocate run VIDEO --format json`` (the default model, esgnet-demo: the
   weight-free lite extractor + a small ESG-Net head), exactly the CLI a user runs;
 * ``clip-clap``: what ``avlocate run VIDEO --model zeroshot --labels ...`` runs
-  (``ZeroShotModel(...).locate``: the clip-clap extractor, 1-s windows every 0.5 s, CLIP on one
+  (``load("zeroshot", ...).locate``: the clip-clap extractor, 1-s windows every 0.5 s, CLIP on one
   frame and CLAP on one second of sound per window), started by ``python -c`` because the
   encoders are built here with seeded random weights when the real CLIP/CLAP files are not
   installed (the output says which). Like ``avlocate run``, the child first pins glibc's mmap
@@ -53,10 +53,12 @@ sys.path.insert(0, {bench!r})
 torch.set_num_threads({threads})
 from pathlib import Path
 from realtime import clip_clap_extractor, write_tiny_tokenizer
-from avlocate.zeroshot.model import ZeroShotModel, default_extractor_config
+from avlocate.pipeline.models import load
+from avlocate.pipeline.options import RunOptions
+from avlocate.zeroshot.model import default_extractor_config
 tok = write_tiny_tokenizer(Path({work!r}) / "tokenizer")
 ex, note = clip_clap_extractor(default_extractor_config(device="cpu"), "cpu", tokenizer_dir=tok)
-r = ZeroShotModel({labels!r}, extractor=ex).locate({video!r})
+r = load("zeroshot", RunOptions(labels={labels!r}, device="cpu"), extractor=ex).locate({video!r})
 print(json.dumps({{"duration": r.duration, "events": len(r.events), "weights": note, "timing": r.timing}}))
 """
 

@@ -82,9 +82,11 @@ def batch(
         raise UsageError("--ray-decode says where Ray decodes: it needs --engine ray")
     if engine == "ray" and address is not None and workers is not None:
         raise UsageError("--workers sizes the local Ray instance; with --address the cluster decides")
-    options = {"model": model, "device": device, "threshold": threshold}
-    if precision is not None:
-        options["precision"] = precision
+    from ..pipeline.options import RunOptions
+    from ..runners.batch import batch_options
+
+    # The run's options, one object (validated here), handed to every worker as a flat dict.
+    options = batch_options(model, RunOptions(device=device, threshold=threshold, precision=precision))
     from ..weights.fetch import ensure_for_run
     from ..pipeline import DEFAULT_MODEL
     from ..runners.batch_start import prepare_batch
@@ -115,11 +117,12 @@ def batch(
 
             summary = run_batch_ray(folder, out, options, address=address, num_cpus=workers, overwrite=overwrite,
                                     on_done=done, in_flight=videos_in_flight, decode=ray_decode,
-                                    settings=start.plan.settings)
+                                    settings=start.plan.settings, videos=start.videos)
         else:
             summary = run_batch(folder, out, options, workers=workers or 1, overwrite=overwrite, on_done=done,
                                 timeout=timeout, in_flight=videos_in_flight, in_process=in_process,
-                                settings=start.plan.settings, default_limit=not no_timeout)
+                                settings=start.plan.settings, videos=start.videos,
+                                default_limit=not no_timeout)
     if start.retried_videos:  # the redone videos' lines go back where their error lines were
         from ..runners.resume_check import put_back_in_place
 

@@ -22,9 +22,7 @@ def models() -> None:
     for col in ("model", "head", "extractor", "classes", "weights"):
         table.add_column(col, no_wrap=True)  # names are looked up as written: never wrapped
     table.add_column("source", overflow="fold")
-    from ..zeroshot.inventory import zeroshot_row
-
-    for row in [*model_inventory(), zeroshot_row()]:
+    for row in model_inventory():  # every model is a card, zero-shot included
         table.add_row(*[str(row[c]) for c in ("model", "head", "extractor", "classes", "weights", "source")])
     console.print(table)
     console.print("heads: " + ", ".join(HEADS.names()))

@@ -88,13 +88,18 @@ def run(
 ) -> None:
     """Find the events of one or more videos."""
     from ..pipeline import DEFAULT_MODEL
-    from ..pipeline.video import video_runner
+    from ..pipeline.options import RunOptions
     from ..outputs.writers import parse_formats
 
     from ..outputs.writers import check_run_formats
-    from ..runners.preflight import check_devices, check_threshold
+    from ..runners.preflight import check_devices
 
-    check_threshold(threshold)
+    # The run's options: one object, validated in one place (avlocate.pipeline.options).
+    options = RunOptions(device=device, threshold=threshold, scores=scores,
+                         features=None if features_dir is None else str(features_dir),
+                         checkpoint=None if checkpoint is None else str(checkpoint), extractor=extractor,
+                         precision=precision, stall_timeout=stall_timeout, labels=labels, vocab=vocab,
+                         per_modality=per_modality, min_duration=min_duration, zs_method=zs_method)
     default_fmt = "table" if sys.stdout.isatty() or output_dir is not None else "json"
     formats = parse_formats(fmt, default_fmt)
     check_run_formats(formats, len(videos), output_dir is not None, sys.stdout.isatty())
@@ -114,25 +119,18 @@ def run(
         import os
 
         os.environ["AVLOCATE_OFFLINE"] = "1"  # read by avlocate.weights.fetch (first-use downloads)
-    from ..media.onepass import StreamOptions
-
-    if stall_timeout <= 0:
-        raise UsageError(f"--stall-timeout {stall_timeout:g} must be positive (seconds)")
-    stream_options = StreamOptions(stall_timeout=stall_timeout)
     if live:  # its own loop and output (avlocate/runners/live/)
         from ..runners.live import run_live_cli
 
+        options.check_for(model or DEFAULT_MODEL)  # a model's own options first, worded as without --live
         if fmt or output_dir is not None or scores or features_dir is not None or per_modality:
             raise UsageError("--live prints one JSON line per event on stdout: -f, -o, --scores, --features and "
                              "--per-modality do not apply to it")
-        from ..weights.fetch import ensure_for_run
+        raise typer.Exit(run_live_cli(videos, model, options, quiet))
+    from ..pipeline.models import load
 
-        ensure_for_run(model or DEFAULT_MODEL, extractor)  # first use, as `run` does (an official model too)
-        raise typer.Exit(run_live_cli(videos, model, device, threshold, labels, vocab, min_duration, checkpoint,
-                                      extractor, precision, stream_options, quiet, zs_method=zs_method))
-    runner = video_runner(model, device, threshold, scores, labels, vocab, per_modality, min_duration,
-                          features_dir, checkpoint, extractor, precision, stream_options=stream_options,
-                          zs_method=zs_method)
+    loaded = load(model, options)  # the one door: loaded once for every video of the run
+    runner = loaded.locate
     if output_dir is not None:  # after the options and the model, before the first video
         from ..outputs.atomic import check_output_dir
 

@@ -101,24 +101,25 @@ def evaluate_segment_command(
     """Segment accuracy (percent, as the papers report it in both settings) of a model on a split."""
     from ..errors import UsageError
     from ..pipeline.models import resolve_device
+    from ..weights.fetch import ensure_model_weights
+    from ..weights.store import load_card
 
-    if model == "zeroshot":  # runs on the videos themselves (avlocate/zeroshot/evaluate_ave.py)
-        from ..weights.fetch import ensure_for_run
-        from ..zeroshot.evaluate_ave import check_root, dataset_root, evaluate_zeroshot_ave
-        from ..zeroshot.methods import resolve, weight_files
+    ensure_model_weights(model)  # an official model (vscg): fetched and converted on first use
+    if "labels" in load_card(model).options:  # an open-vocabulary model: runs on the AVE videos themselves
+        from ..pipeline.models import load
+        from ..pipeline.options import RunOptions
+        from ..zeroshot.evaluate_ave import (apply_ave_rules, ave_classes, check_root, dataset_root,
+                                             evaluate_zeroshot_ave)
 
-        root = check_root(dataset_root(data, dataset))
-        ensure_for_run("zeroshot", None, weight_files(resolve(zs_method, None, 28)))  # first use: the method's weights
-        score = evaluate_zeroshot_ave(root, split, zs_method, str(resolve_device(device)),
-                                      limit, log=lambda m: typer.echo(m, err=True))
+        root = check_root(dataset_root(data, dataset))  # before any weight is fetched
+        loaded = load(model, RunOptions(device=device, labels=tuple(ave_classes()), zs_method=zs_method))
+        apply_ave_rules(loaded.head)
+        score = evaluate_zeroshot_ave(root, split, loaded, limit, log=lambda m: typer.echo(m, err=True))
         typer.echo(score.line(split))
         return
     if data is None or dataset is not None or zs_method is not None or limit is not None:
         raise UsageError("a trained segment model needs --data DIR (its features); --dataset, --zs-method and "
-                         "--limit are for -m zeroshot")
-    from ..weights.fetch import ensure_model_weights
-
-    ensure_model_weights(model)  # an official model (vscg): fetched and converted on first use
+                         "--limit are for an open-vocabulary model (-m zeroshot)")
     from ..training.segment import evaluate_segment
 
     acc = evaluate_segment(model, data, split, batch_size, str(resolve_device(device)))

@@ -61,12 +61,28 @@ def weights_pull(
 
     if (name is None) == (for_model is None):
         raise UsageError("give a weights NAME or --for MODEL (one of them)")
-    names = [name] if name is not None else [e.name for e in needed_by_model(for_model)]
+    names = [name] if name is not None else [e.name for e in needed_by_model(for_model, _run_files(for_model))]
     from ..weights.store import cache_dir, writable_dir
 
     writable_dir(cache_dir())  # where the downloads go: a file or a read-only folder is one line, before any download
     for n in names:
         typer.echo(str(pull(n, timeout=timeout, classes_file=classes)))
+
+
+def _run_files(model: str):  # noqa: ANN202 - tuple[str, ...] | None
+    """The files a default run of ``model`` reads, when its head names them (a zero-shot method
+    reads one of two CLIPs); None: the card's extractor decides."""
+    from ..errors import WeightsError
+    from ..pipeline.options import RunOptions
+    from ..registry import HEADS
+    from ..weights.store import load_card
+
+    try:
+        card = load_card(model)
+    except WeightsError:
+        return None  # a manifest model not installed yet: its manifest row names its extractor
+    needs = getattr(HEADS.get(card.head), "weight_files_for_run", None)
+    return needs(card, RunOptions()) if needs is not None else None
 
 
 @weights_app.command("verify")

@@ -8,13 +8,13 @@ from ..features.base import Extractor, media_request_for
 from ..features.store import resolve_layout, write_features
 from ..media import open_clip
 from ..media.inputs import check_input
-from ..pipeline.models import _build
+from ..pipeline.models import build_configured
 from ..registry import EXTRACTORS
 
 
 def build_extractor(name: str, config: dict[str, Any] | None = None) -> Extractor:
     """The registered extractor ``name`` with ``config`` (unknown keys are a one-line error)."""
-    return _build(EXTRACTORS.get(name), dict(config or {}), f"extractor {name!r}")
+    return build_configured(EXTRACTORS.get(name), dict(config or {}), f"extractor {name!r}")
 
 
 def extract_features(video: str | Path, extractor: Extractor, out_dir: str | Path, layout: str = "auto",

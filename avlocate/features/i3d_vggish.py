@@ -119,7 +119,7 @@ class I3DVGGishExtractor(Extractor):
                            compute_dtype=rt.dtype)
         rate = clip.audio.sample_rate if clip.audio is not None else 16000
         # A --live block says where its audio starts in the stream: the resampler continues the
-        # whole run's time register from there (runners/live/feed.py); 0 for a file.
+        # whole run's time register from there (pipeline/live/feed.py); 0 for a file.
         resampler = KaiserResampler(rate, 16000, c.resampy_version, origin=int(getattr(clip, "audio_offset", 0)))
         examples = ExampleStream()
         rgb, flow, audio = [], [], []

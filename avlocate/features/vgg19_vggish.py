@@ -217,7 +217,7 @@ class VGG19VGGishExtractor(Extractor):
         m = self.models()
         rate = clip.audio.sample_rate if clip.audio is not None else 16000
         # A --live block says where its audio starts in the stream: the resampler continues the
-        # whole run's time register from there (runners/live/feed.py); 0 for a file.
+        # whole run's time register from there (pipeline/live/feed.py); 0 for a file.
         resampler = KaiserResampler(rate, 16000, c.resampy_version, origin=int(getattr(clip, "audio_offset", 0)))
         examples = ExampleStream(replace(VGGishFrontendConfig(), example_hop_s=c.audio_hop_s))
         averager = SegmentAverager(c.frames_per_second)

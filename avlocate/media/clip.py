@@ -87,12 +87,15 @@ class Clip:
         return f"Clip({str(self.path)!r}, duration={self.duration:.3f}, video={self.video}, audio={self.audio})"
 
 
-def open_clip(path: str | os.PathLike[str], video: VideoSpec | None, audio: AudioSpec | None) -> Clip:
-    """Probe ``path`` and check that it can serve the requested specs (nothing decoded yet)."""
+def open_clip(path: str | os.PathLike[str], video: VideoSpec | None, audio: AudioSpec | None,
+              info: MediaInfo | None = None) -> Clip:
+    """Probe ``path`` (unless ``info``, its probe, is handed on) and check that it can serve the
+    requested specs (nothing decoded yet)."""
     if video is None and audio is None:
         raise ValueError("open_clip: request a VideoSpec, an AudioSpec or both")
     p = check_path(path)
-    info = probe(p)
+    if info is None:
+        info = probe(p)
     if video is not None and not info.has_video:
         raise MediaError(
             f"{p}: has no video stream (audio only); audio-visual events need pictures too: "

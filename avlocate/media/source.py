@@ -21,11 +21,15 @@ Request = Callable[[MediaInfo], "tuple[VideoSpec | None, AudioSpec | None]"]
 
 def open_input_clip(name: str | os.PathLike[str], request: Request, stream_options=None,  # noqa: ANN001
                     stdin: BinaryIO | None = None) -> Clip:
-    """A Clip of a file, URL or ``-``; ``request(info)`` gives the specs the consumer wants."""
+    """A Clip of a file, URL or ``-``; ``request(info)`` gives the specs the consumer wants.
+
+    The one way in for an input: a file is probed once here and its findings handed on (to
+    ``request`` and to the Clip), then opened again only to decode; a URL or ``-`` is opened
+    once for both (onepass.py)."""
     if is_stream(name):
         from .onepass import open_stream_clip
 
         return open_stream_clip(str(name), request, stream_options, stdin)
     info = probe(name)
     vspec, aspec = request(info)
-    return open_clip(name, vspec, aspec)
+    return open_clip(name, vspec, aspec, info=info)

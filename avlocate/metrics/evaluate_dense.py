@@ -44,18 +44,18 @@ class Evaluation:
 
 
 def load_dense_model(model: str) -> tuple[nn.Module, object]:
-    """Head + card of a dense model (a card path or an installed name), weights verified."""
-    from ..pipeline.models import _build
-    from ..registry import HEADS
-    from ..weights.store import load_card, load_state_dict
+    """Head + card of a dense model (a card path or an installed name), weights verified: loaded
+    through the one door (:func:`avlocate.pipeline.models.load`), on the CPU, nothing fetched
+    (evaluation reads stored features, never the extractor's networks)."""
+    from ..pipeline.models import load
+    from ..pipeline.options import RunOptions
+    from ..weights.store import load_card
 
     card = load_card(model)
     if card.decode.get("kind") != "dense":
         raise ValueError(f"model {card.name!r} is not a dense model (decode kind {card.decode.get('kind')!r})")
-    head = _build(HEADS.get(card.head), card.head_config, f"head {card.head!r}")
-    state, _ = load_state_dict(card)
-    head.load_state_dict(state, strict=True)
-    return head.eval(), card
+    loaded = load(model, RunOptions(device="cpu"), fetch=False, with_extractor=False)
+    return loaded.head.eval(), loaded.card
 
 
 def evaluate(model: str, annotations: Path, features: Path, subset: str = "test", fmt: str | None = None,

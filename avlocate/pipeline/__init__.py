@@ -1,9 +1,11 @@
 """The model and the pipeline for one video (layer 5 of the package).
 
-* :mod:`.models` - a model by name or card: head + weights + extractor + decoding, loaded once;
-* :mod:`.video` - ``locate``: one video in, one :class:`~avlocate.results.Result` out;
-* fetching and converting weights is :mod:`avlocate.weights` (``fetch``, ``weight_import``);
-  :mod:`.fetch` re-exports the first-use entry points for older imports.
+* :mod:`.options` - ``RunOptions``: a run's options, one frozen object validated in one place;
+* :mod:`.models` - ``load``: a model by name or card (head + weights + extractor + decoding),
+  loaded once: the one door (``avlocate.load``), with ``.locate(video)`` and ``.stream(source)``;
+* :mod:`.video` - what ``.locate`` runs: one video in, one :class:`~avlocate.results.Result` out;
+* :mod:`.live` - what ``.stream`` runs: the live loop (``avlocate run --live``);
+* fetching and converting weights is :mod:`avlocate.weights` (``fetch``, ``weight_import``).
 
 Nothing heavy is imported here, so that ``import avlocate`` stays cheap: the names below load on first use.
 """
@@ -24,7 +26,8 @@ def check_threshold(threshold: float | None, name: str = "--threshold") -> None:
         raise UsageError(f"{name} {float(threshold):g} is outside [0, 1]; give a score between 0 and 1")
 
 
-_LAZY = {"locate": ".video", "video_runner": ".video", "load_model": ".models"}
+_LAZY = {"locate": ".video", "load": ".models", "load_model": ".models", "LoadedModel": ".models",
+         "RunOptions": ".options"}
 
 
 def __getattr__(name: str) -> Any:

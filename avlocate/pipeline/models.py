@@ -1,8 +1,14 @@
-"""A usable model: head architecture + weights + card + the extractor the card names.
+"""The loaded model, the one door: card + extractor + head (+ weights), loaded once, used for
+many videos (``.locate``) or a stream (``.stream``).
 
-``load_model(name)`` builds the registered head from the card's config, loads its safetensors
-weights (strict: every key must fit), checks that the card's feature protocol matches the
-extractor, and turns raw head outputs into events with the decoder the card asks for.
+:func:`load` (``avlocate.load``) reads the card, refuses the run options the model does not
+take, fetches missing extractor weights on first use (unless offline), builds the registered
+extractor and head from the card's configs, loads the head's safetensors weights (strict: every
+key must fit), checks that the card's feature protocol matches the extractor, and turns raw head
+outputs into events with the decoder the card asks for. A head without a weights file (the
+zero-shot similarity scorer) is built from the run's options by its ``for_run`` and decodes its
+own outputs (card ``decode: {"kind": "head"}``). Nothing else builds a head; nothing is cached
+behind the caller's back: whoever runs many videos holds the loaded model.
 """
 from __future__ import annotations
 
@@ -12,7 +18,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +27,16 @@ from ..decode.segments import scores_to_events
 from ..errors import InputNotFoundError, ModelError, UsageError, WeightsError
 from ..features.base import Extractor, Features
 from ..registry import EXTRACTORS, HEADS
-from ..results import Event
+from ..results import Event, Result
 from ..weights.card import ModelCard
 from ..weights.checks import check_card_fits_head, config_value_problem, describe_state_mismatch, skeleton
 from ..weights.store import load_card, load_state_dict
 
 from . import DEFAULT_MODEL  # noqa: E402 - the constant lives in the light package init
+from .options import RunOptions
 
 
-def _build(cls: Any, config: dict[str, Any], what: str) -> Any:
+def build_configured(cls: Any, config: dict[str, Any], what: str) -> Any:
     config_cls = getattr(cls, "config_class", None)
     if config_cls is None:
         return cls(**config) if config else cls()
@@ -81,11 +87,32 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 @dataclass
 class LoadedModel:
+    """Everything a run loads once. ``avlocate.load(model, **options)`` returns one."""
+
     card: ModelCard
     head: torch.nn.Module
-    extractor: Extractor
-    weights_id: str
+    extractor: Extractor | None  # None: a head for stored features only (load(with_extractor=False))
+    weights_id: str | None
     device: torch.device
+    options: RunOptions = dataclasses.field(default_factory=RunOptions)
+
+    @property
+    def classes(self) -> list[str]:
+        """The event names: the card's, or those a head takes at run time (zero-shot labels)."""
+        return list(getattr(self.head, "classes", None) or self.card.classes)
+
+    def locate(self, video: str | Path) -> Result:
+        """The events of one video file, URL or ``-`` (standard input)."""
+        from .video import locate_with
+
+        return locate_with(self, video)
+
+    def stream(self, source: str, config: Any = None, on_chunk: Any = None) -> Any:
+        """Follow a stream that may never end (``run --live``): an iterable of events as each
+        closes (:class:`avlocate.pipeline.live.LiveStream`; ``config``: a LiveConfig)."""
+        from .live import open_stream
+
+        return open_stream(self, source, config, on_chunk)
 
     @torch.inference_mode()
     def raw_outputs(self, features: Features) -> dict[str, torch.Tensor]:
@@ -211,7 +238,12 @@ def _segments(model: LoadedModel, features: Features, threshold: float | None, k
     return events, {"scores": probs[:, : len(model.card.classes)]}
 
 
-_DECODERS = {"snippet-scores": _snippet_scores, "dense": _dense, "segments": _segments}
+def _head_decodes(model: LoadedModel, features: Features, threshold: float | None, keep_scores: bool):  # noqa: ANN202
+    """A head that decodes its own outputs (zero-shot: similarity scores, hysteresis, modalities)."""
+    return model.head.decode_features(features, threshold, keep_scores)
+
+
+_DECODERS = {"snippet-scores": _snippet_scores, "dense": _dense, "segments": _segments, "head": _head_decodes}
 
 
 def _decode_fields(kind: str) -> set[str] | None:
@@ -247,62 +279,83 @@ def _check_protocol(card: ModelCard, extractor: Extractor) -> None:
                          f"({detail}); drop --extractor, or use a model trained on {extractor.name!r} features")
 
 
-def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
-               extractor_name: str | None = None, precision: str | None = None) -> LoadedModel:
-    """The model ``name`` (card name or card path), optionally with the weights of ``checkpoint``
-    (a safetensors file, e.g. from `avlocate train`) and another registered extractor.
+def load(model: str | None = None, options: RunOptions | None = None, *, fetch: bool = True,
+         extractor: Extractor | None = None, with_extractor: bool = True) -> LoadedModel:
+    """The model ``model`` (card name or card path; None: the bundled demo) for runs with
+    ``options``, loaded once.
 
-    The head runs on ``device``; so does the extractor when its config has a ``device`` field.
-    ``precision`` ("fp32" | "bf16" | "fp16"; None: the extractor's default, fp32) sets the
-    extractor's autocast precision where it has one; the head always runs in float32.
-
-    Loaded models are cached per (arguments, weights search path), so a batch loads once and a
-    changed ``$AVLOCATE_WEIGHTS`` never serves a stale model.
+    ``fetch``: download the extractor's missing weights first (first use; never when an offline
+    switch is set or when the run reuses stored features). ``extractor``: a ready extractor
+    instance to use instead of building the card's (shared networks, stand-in encoders).
+    ``with_extractor=False``: the head alone, for features extracted elsewhere (evaluation on a
+    data set's stored features); its ``extractor`` is None, so it cannot locate videos.
+    The head runs on ``options.device``; so does the extractor when its config has a ``device``
+    field. ``options.precision`` ("fp32" | "bf16" | "fp16"; None: fp32) sets the extractor's
+    autocast precision where it has one; the head always runs in float32.
     """
-    from ..weights.store import search_path
-
-    # One cache key for "the default model" however it is asked for (None or its name).
-    return _load_model(name or DEFAULT_MODEL, device, checkpoint, extractor_name,
-                       tuple(str(p) for p in search_path()), precision)
-
-
-load_model.cache_clear = lambda: _load_model.cache_clear()  # type: ignore[attr-defined]
-
-
-@lru_cache(maxsize=8)
-def _load_model(name: str | None, device: str, checkpoint: str | None, extractor_name: str | None,
-                _search_path: tuple[str, ...], precision: str | None = None) -> LoadedModel:
-    card = load_card(name or DEFAULT_MODEL)
+    opts = options if options is not None else RunOptions()
+    name = model or DEFAULT_MODEL
+    card = load_card(name)
+    opts.check_model(card.name, card.options)
     check_decode_section(card)
-    if checkpoint is not None:
-        path = Path(checkpoint).resolve()
+    head_cls = HEADS.get(card.head)
+    adapt = getattr(head_cls, "card_for_run", None)  # a head whose run options change its card (zero-shot's method)
+    if adapt is not None:
+        card = adapt(card, opts)
+    if fetch and opts.features is None and extractor is None and with_extractor:
+        from ..weights.fetch import ensure_for_run
+
+        needs = getattr(head_cls, "weight_files_for_run", None)  # a head that names the files its run reads
+        ensure_for_run(name, opts.extractor, needs(card, opts) if needs is not None else None)
+    if opts.checkpoint is not None:
+        if card.weights_file is None:
+            raise UsageError(f"--checkpoint does not apply to model {card.name!r}: it has no trained weights")
+        path = Path(opts.checkpoint).resolve()
         if path.is_dir():  # README table: a folder where a file is expected is 3
-            raise InputNotFoundError(f"{checkpoint}: is a folder; --checkpoint takes a .safetensors file")
+            raise InputNotFoundError(f"{opts.checkpoint}: is a folder; --checkpoint takes a .safetensors file")
         if path.suffix != ".safetensors":
-            raise WeightsError(f"{checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
+            raise WeightsError(f"{opts.checkpoint}: --checkpoint takes a .safetensors file; convert a PyTorch "
                                "checkpoint once with `avlocate weights import`")
         if not path.is_file():
-            raise InputNotFoundError(f"{checkpoint}: no such checkpoint file; check the path (a .safetensors "
+            raise InputNotFoundError(f"{opts.checkpoint}: no such checkpoint file; check the path (a .safetensors "
                                      "file, e.g. written by `avlocate train`)")
         # An absolute file name wins in the weights search path; the card's pin is for its own file.
         card = dataclasses.replace(card, weights_file=str(path), sha256=None)
-    if extractor_name is not None and extractor_name != card.extractor:
-        card = dataclasses.replace(card, extractor=extractor_name, extractor_config={})
-    dev = resolve_device(device)
-    extractor_cls, what = EXTRACTORS.get(card.extractor), f"extractor {card.extractor!r}"
-    extractor = _build(extractor_cls, _runtime_fields(extractor_cls, card.extractor_config, dev, precision, what), what)
-    _check_protocol(card, extractor)
-    head_cls, head_what = HEADS.get(card.head), f"head {card.head!r}"
+    if opts.extractor is not None and opts.extractor != card.extractor:
+        card = dataclasses.replace(card, extractor=opts.extractor, extractor_config={})
+    dev = resolve_device(opts.device)
+    if extractor is None and with_extractor:
+        extractor_cls, what = EXTRACTORS.get(card.extractor), f"extractor {card.extractor!r}"
+        extractor = build_configured(extractor_cls, _runtime_fields(extractor_cls, card.extractor_config, dev, opts.precision,
+                                                          what), what)
+    if extractor is not None:
+        _check_protocol(card, extractor)
+    if card.weights_file is None:  # a head without trained weights, built from the run's options
+        for_run = getattr(head_cls, "for_run", None)
+        if for_run is None:
+            raise WeightsError(f"model card {card.name!r} names no weights_file, and head {card.head!r} "
+                               "needs trained weights")
+        head = for_run(card, extractor, opts)
+        return LoadedModel(card, head, extractor, getattr(head, "weights_id", None), dev, opts)
+    head_what = f"head {card.head!r}"
     state, weights_id = load_state_dict(card)
     broken = next((k for k, v in state.items() if v.is_floating_point() and bool(torch.isnan(v).any())), None)
     if broken is not None:  # NaN weights give NaN scores: 0 events that would look like a quiet video
         raise WeightsError(f"weights {weights_id} hold NaN values (tensor {broken!r}); the file is broken")
     # Shapes first, on the meta device: the card's sizes must match its weights before the head allocates.
-    mismatch = describe_state_mismatch(skeleton(lambda: _build(head_cls, card.head_config, head_what)), state)
+    mismatch = describe_state_mismatch(skeleton(lambda: build_configured(head_cls, card.head_config, head_what)), state)
     if mismatch is not None:
         raise WeightsError(f"weights {weights_id} do not fit head {card.head!r}: {mismatch}")
-    head = _build(head_cls, card.head_config, head_what)
+    head = build_configured(head_cls, card.head_config, head_what)
     head.load_state_dict(state, strict=True)
     check_card_fits_head(card, head)
     head.eval().to(dev)
-    return LoadedModel(card, head, extractor, weights_id, dev)
+    return LoadedModel(card, head, extractor, weights_id, dev, opts)
+
+
+def load_model(name: str | None = None, device: str = "auto", checkpoint: str | None = None,
+               extractor_name: str | None = None, precision: str | None = None) -> LoadedModel:
+    """:func:`load` without the first-use fetch, for code that names a model and a device only
+    (training's evaluation of its own card, tests). Each call loads anew."""
+    return load(name, RunOptions(device=device, checkpoint=checkpoint, extractor=extractor_name, precision=precision),
+                fetch=False)

@@ -135,11 +135,35 @@ def record_all(records: Iterator[dict], results: ResultsFile, summary: BatchSumm
             on_done(record)
 
 
-def _run_one(video: str, options: dict) -> dict:
-    from ..pipeline.video import locate
+def batch_options(model: str | None, options: Any) -> dict:
+    """What a batch hands its workers (JSON to a worker process, pickled to a Ray actor): the
+    model name and the run's :class:`~avlocate.pipeline.options.RunOptions` as a flat dict."""
+    return {"model": model, **options.to_dict()}
 
+
+_held: tuple[tuple, Any] | None = None  # this process's loaded model: (what it was loaded for, model)
+
+
+def held_model(options: dict) -> Any:
+    """The model a batch process (in process, a worker, a Ray actor) holds for its videos:
+    loaded through the one door on first use, kept while the batch's options and the weights
+    search path stay the same (a process runs one batch's videos; tests run several)."""
+    global _held
+    from ..pipeline.models import load
+    from ..pipeline.options import RunOptions
+    from ..weights.store import search_path
+
+    key = (repr(sorted(options.items())), tuple(str(p) for p in search_path()))
+    if _held is None or _held[0] != key:
+        _held = None
+        # fetch=False: the batch command fetched once, before any worker started
+        _held = (key, load(options.get("model"), RunOptions.from_dict(options), fetch=False))
+    return _held[1]
+
+
+def _run_one(video: str, options: dict) -> dict:
     try:
-        return locate(video, **options).to_dict()
+        return held_model(options).locate(video).to_dict()
     except AvlocateError as exc:
         return Result.failure(video, str(exc), exc.exit_code).to_dict()
     except Exception as exc:  # noqa: BLE001 — a batch records every failure and goes on
@@ -149,18 +173,15 @@ def _run_one(video: str, options: dict) -> dict:
 
 def _warm_up(options: dict) -> None:
     """Load the model once in a fresh worker, so that --timeout never counts the loading."""
-    from ..pipeline.models import load_model
-
-    load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
+    held_model(options)
 
 
 def _share_model(options: dict, counter: Any) -> None:
-    """Share the networks of the model every video's ``locate()`` gets (cached per process)."""
+    """Share the networks of the model every video's ``locate()`` gets (held per process)."""
     from .in_flight import share_extractor
-    from ..pipeline.models import load_model
 
     try:
-        loaded = load_model(options.get("model"), options.get("device", "auto"), precision=options.get("precision"))
+        loaded = held_model(options)
     except AvlocateError:
         return  # each video reports the error on its own line, as without --videos-in-flight
     share_extractor(loaded.extractor, counter)
@@ -209,6 +230,7 @@ def run_batch(
     in_process: bool = False,
     settings: dict | None = None,
     default_limit: bool = False,
+    videos: list | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` (see the module docstring).
 
@@ -236,7 +258,7 @@ def run_batch(
     if in_process and (timeout is not None or workers > 1 or len(devices) > 1):
         raise UsageError("--in-process runs the videos inside the batch process: it does not combine with "
                          "--timeout, --workers or several devices, which need worker processes")
-    videos = find_videos(folder)
+    videos = find_videos(folder) if videos is None else videos  # the walk the batch start made, not a second
     with ResultsFile(out, overwrite=overwrite) as results:
         todo = [str(v) for v in videos if str(v) not in results.done]
         summary = BatchSummary(total=len(videos), skipped=len(videos) - len(todo), succeeded=0, failed=0)

@@ -49,28 +49,31 @@ class BatchPlan:
 
 
 def check_batch(options: dict[str, Any], in_process: bool) -> BatchPlan:
-    """Validate a batch's options before any line is written.
+    """Validate a batch's options (:func:`avlocate.runners.batch.batch_options`) before any line
+    is written.
 
-    In process, the model is loaded here (into this process's cache, for the videos). When the
-    videos run in worker processes, the model is loaded once per worker, never here: this
-    process reads the card and checks its weights file (name and sha256) without torch, and a
-    worker that cannot build the model stops the batch with that one line before any video
-    (see worker.py, "fatal"). That keeps the default isolation as cheap as running in process.
+    In process, the model is loaded here (the one the videos then use). When the videos run in
+    worker processes, the model is loaded once per worker, never here: this process reads the
+    card and checks its weights file (name and sha256) without torch, and a worker that cannot
+    build the model stops the batch with that one line before any video (see worker.py,
+    "fatal"). That keeps the default isolation as cheap as running in process.
     """
     from ..pipeline import DEFAULT_MODEL
+    from ..pipeline.options import RunOptions
     from ..weights.store import load_card, weights_path
 
-    if options.get("model") == "zeroshot":
-        raise UsageError("batch does not run the zeroshot model (it needs --labels); use "
-                         "`avlocate run VIDEO... --model zeroshot --labels ...`")
-    check_threshold(options.get("threshold"))
-    devices = check_devices(options.get("device"), load_torch=in_process)
-    settings = {"threshold": options.get("threshold"), "precision": options.get("precision")}
-    if in_process and len(devices) == 1:
-        from ..pipeline.models import load_model
-
-        loaded = load_model(options.get("model"), devices[0], precision=options.get("precision"))
-        return BatchPlan(model=loaded.card.name, weights=loaded.weights_id, settings=settings)
+    run_options = RunOptions.from_dict(options)  # validated in one place
+    devices = check_devices(run_options.device, load_torch=in_process)
+    settings = run_options.settings()
     card = load_card(options.get("model") or DEFAULT_MODEL)
+    run_options.check_model(card.name, card.options)
+    if not card.classes:  # the model names its events at run time: batch has no flag for them
+        raise UsageError(f"batch runs models with fixed classes; {card.name!r} takes its event names from "
+                         f"--labels / --vocab: use `avlocate run VIDEO... --model {card.name} --labels ...`")
+    if in_process and len(devices) == 1:
+        from .batch import held_model
+
+        loaded = held_model(options)
+        return BatchPlan(model=loaded.card.name, weights=loaded.weights_id, settings=settings)
     _, weights_id = weights_path(card)
     return BatchPlan(model=card.name, weights=weights_id, settings=settings)

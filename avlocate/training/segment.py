@@ -91,13 +91,13 @@ def _check_variant(variant: str) -> None:
 
 def build_head(variant: str, num_classes: int, overrides: dict[str, Any] | None = None) -> torch.nn.Module:
     """A freshly initialised head of ``variant`` for ``num_classes`` outputs (events + background)."""
-    from ..pipeline.models import _build
+    from ..pipeline.models import build_configured
     from ..registry import HEADS
 
     _check_variant(variant)
     from ..heads import segment as _segment  # noqa: F401 - registers the heads
 
-    return _build(HEADS.get(variant), {"num_classes": num_classes, **(overrides or {})}, f"head {variant!r}")
+    return build_configured(HEADS.get(variant), {"num_classes": num_classes, **(overrides or {})}, f"head {variant!r}")
 
 
 def attach_label_text(head: torch.nn.Module, data: AVEData, device: torch.device | str = "cpu") -> None:

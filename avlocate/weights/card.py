@@ -178,7 +178,7 @@ class ModelCard:
     head: str  # registered head architecture
     extractor: str  # registered extractor
     classes: list[str]
-    weights_file: str  # safetensors file name, looked up in the weights search path
+    weights_file: str | None  # safetensors file name, looked up in the weights search path; None: no head weights
     sha256: str | None = None  # of weights_file; None = unknown (pinned on first verified download)
     head_config: dict[str, Any] = field(default_factory=dict)
     extractor_config: dict[str, Any] = field(default_factory=dict)
@@ -186,6 +186,9 @@ class ModelCard:
     decode: dict[str, Any] = field(default_factory=dict)  # e.g. threshold, min_duration
     provenance: dict[str, Any] = field(default_factory=dict)  # trained by/on, metric, licence
     description: str = ""
+    # The model options (avlocate.pipeline.options) this model takes beyond every model's, e.g.
+    # zero-shot's ["labels", "vocab", "per_modality", "min_duration"]; any other is refused.
+    options: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> "ModelCard":
@@ -195,8 +198,14 @@ class ModelCard:
         missing = [k for k in ("name", "head", "extractor", "classes", "weights_file") if k not in data]
         if missing:
             raise WeightsError(f"model card {path} lacks {', '.join(missing)}")
+        options = data.get("options", [])
+        if not isinstance(options, list) or not all(isinstance(o, str) and o for o in options):
+            raise WeightsError(f"model card {path}: 'options' must be a list of option names")
         classes = data["classes"]
-        if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c.strip() for c in classes):
+        # A model that names its events at run time (it takes "labels") may leave its classes empty.
+        open_vocabulary = "labels" in options
+        if (not isinstance(classes, list) or not (classes or open_vocabulary)
+                or not all(isinstance(c, str) and c.strip() for c in classes)):
             raise WeightsError(f"model card {path}: 'classes' must be a non-empty list of names")
         if len(classes) > MAX_CLASSES:
             raise WeightsError(f"model card {path}: 'classes' lists {len(classes)} names (at most {MAX_CLASSES})")
@@ -206,7 +215,9 @@ class ModelCard:
         if len(set(classes)) != len(classes):
             raise WeightsError(f"model card {path}: 'classes' has duplicates")
         weights_file = data["weights_file"]
-        if not isinstance(weights_file, str) or weights_file in ("", ".", "..") or Path(weights_file).name != weights_file:
+        if weights_file is None and open_vocabulary:
+            pass  # a head without trained weights (zero-shot similarity): nothing to load
+        elif not isinstance(weights_file, str) or weights_file in ("", ".", "..") or Path(weights_file).name != weights_file:
             # A card from elsewhere must not point the loader at arbitrary files (../../, /dev/...).
             raise WeightsError(f"model card {path}: 'weights_file' must be a plain file name, not {weights_file!r}")
         _check_field_types(path, data)

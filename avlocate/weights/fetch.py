@@ -296,14 +296,14 @@ def needed_by_model(model: str, files: Collection[str] | None = None) -> list[We
     (the zero-shot methods each read one CLIP of the two the clip-clap extractor knows)."""
     from .store import load_card, manifest
 
-    if model == "zeroshot":
-        return _only(_zeroshot_candidates(), files)
     known = manifest().get(model)
-    if known is not None and find_file(f"{model}.json") is None:
+    if files is not None:
+        extractor = ""
+    elif known is not None and find_file(f"{model}.json") is None:
         extractor = known.get("extractor", "")
     else:
         extractor = load_card(model).extractor
-    needed = needed_by_extractor(extractor)
+    needed = _candidates(extractor, files)
     own = entries().get(model)
     if own is not None and own.kind == "model" and (own.url or own.sources):
         needed.insert(0, own)  # the model's own checkpoint first: it is the one a host may refuse
@@ -331,9 +331,13 @@ def ensure_model_weights(model: str) -> Path | None:
     return pull(model)
 
 
-def _zeroshot_candidates() -> list[WeightEntry]:
-    """The clip-clap extractor's files plus the CLIPs only zero-shot methods read."""
-    return [e for _, e in sorted(entries().items()) if {"clip-clap", "zeroshot"} & set(e.extractors)]
+def _candidates(extractor: str, files: Collection[str] | None) -> list[WeightEntry]:
+    """The extractor's files, or exactly the known entries of ``files`` (a head may name files
+    the extractor's default settings do not read, e.g. another CLIP)."""
+    if files is None:
+        return needed_by_extractor(extractor)
+    wanted = set(files)
+    return [e for _, e in sorted(entries().items()) if e.file in wanted]
 
 
 def _only(needed: list[WeightEntry], files: Collection[str] | None) -> list[WeightEntry]:
@@ -362,20 +366,11 @@ def _say_and_pull(who: str, missing: list[WeightEntry], offline: bool = False,
 
 
 def ensure_for_run(model: str, extractor: str | None = None, files: Collection[str] | None = None) -> list[Path]:
-    """First use for ``avlocate run --model MODEL`` (a card name or path, or zeroshot with the
-    ``files`` its method reads): the extractor's missing weights, fetched unless an offline switch
-    is set."""
-    if model == "zeroshot":
-        if offline_switch() is None and any(e.url and find_file(e.file) is None
-                                            for e in _only(_zeroshot_candidates(), files)):
-            from ..registry import EXTRACTORS
-
-            # a missing library is said before gigabytes are fetched for it
-            check = getattr(EXTRACTORS.get("clip-clap"), "require_libraries", None)
-            if check is not None:
-                check()
-        missing = [e for e in _only(_zeroshot_candidates(), files) if e.url and find_file(e.file) is None]
-        return _say_and_pull("the zero-shot model", missing)
+    """First use for ``avlocate run --model MODEL`` (a card name or path): the model's official
+    checkpoint and its extractor's missing weights (only ``files`` of them when the model's head
+    names the files its run reads: a zero-shot method reads one of two CLIPs), fetched unless an
+    offline switch is set. An extractor that needs optional libraries says so (its
+    ``check_libraries``) before gigabytes are fetched for it."""
     fetched = ensure_model_weights(model)
     if extractor is None:
         from .store import load_card
@@ -384,4 +379,16 @@ def ensure_for_run(model: str, extractor: str | None = None, files: Collection[s
             extractor = load_card(model).extractor
         except WeightsError:
             return []  # no such model: the run's own error says so
-    return ([fetched] if fetched else []) + ensure_extractor_weights(extractor)
+    needed = _candidates(extractor, files)
+    if offline_switch() is None and any(e.url and find_file(e.file) is None for e in needed):
+        from ..errors import ModelError
+        from ..registry import EXTRACTORS
+
+        try:
+            check = getattr(EXTRACTORS.get(extractor), "check_libraries", None)
+        except ModelError:
+            check = None  # an unknown extractor: the run's own error says so
+        if check is not None:
+            check()
+    missing = [e for e in needed if e.url and find_file(e.file) is None]
+    return ([fetched] if fetched else []) + _say_and_pull(f"the {extractor} extractor", missing)

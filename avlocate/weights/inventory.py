@@ -34,11 +34,18 @@ def model_inventory() -> list[dict[str, str]]:
     hidden: list[tuple[ModelCard, Path]] = []
     cards = installed_cards(hidden)
     for name, (card, path) in cards.items():
-        # the file beside the card is the one it loads (avlocate.weights.store.load_state_dict)
-        present = (path.parent / card.weights_file).is_file() or find_file(card.weights_file) is not None
+        if card.weights_file is None:  # no head weights (zero-shot): its extractor's files are its weights
+            from .manager import entries
+
+            files = [e.file for e in entries().values() if card.extractor in e.extractors]
+            present = all(find_file(f) is not None for f in files)
+        else:  # the file beside the card is the one it loads (avlocate.weights.store.load_state_dict)
+            present = (path.parent / card.weights_file).is_file() or find_file(card.weights_file) is not None
+        classes = str(len(card.classes)) if card.classes else "any (" + ", ".join(
+            "--" + o for o in card.options if o in ("labels", "vocab")) + ")"
         others = sum(1 for c, _ in hidden if c.name == name)
         source = str(path.parent) + (f" (used by -m {name}; {others} other copy hidden)" if others else "")
-        rows.append({"model": name, "head": card.head, "extractor": card.extractor, "classes": str(len(card.classes)),
+        rows.append({"model": name, "head": card.head, "extractor": card.extractor, "classes": classes,
                      "weights": "present" if present else "missing", "source": source})
         for other, other_path in hidden:
             if other.name == name:

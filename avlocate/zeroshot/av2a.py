@@ -48,7 +48,7 @@ pass over the whole clip and its thresholds run over 10 frames):
   its own; a segment of one clip and one of the next with the same label, at most one frame
   apart, are then joined (the same rule as 6). Deliberate: a whole-video class filter over an
   hour would average every event away, and thresholds falling for an hour reach any score.
-* ``--live`` runs the same clips as they complete (``runners/live/av2a.py``) and holds a
+* ``--live`` runs the same clips as they complete (``pipeline/live/av2a.py``) and holds a
   segment touching a clip's end until the next clip is known, so it prints the file run's
   events, each at most one clip (10 s) plus a block after its end.
 

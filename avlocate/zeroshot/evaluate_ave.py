@@ -100,28 +100,23 @@ class AveScore:
         return text
 
 
-def evaluate_zeroshot_ave(root: str | Path, split: str = "test", method: str | None = None, device: str = "auto",
-                          limit: int | None = None, model: Any = None,
+def evaluate_zeroshot_ave(root: str | Path, split: str = "test", model: Any = None, limit: int | None = None,
                           log: Callable[[str], None] = lambda m: None) -> AveScore:
-    """AVE segment accuracy (percent) of the zero-shot model on ``split`` of the folder ``root``."""
+    """AVE segment accuracy (percent) on ``split`` of the folder ``root`` of an open-vocabulary
+    ``model`` loaded through the one door with AVE's 28 class names as its labels
+    (``avlocate.load("zeroshot", labels=ave_classes())``; its ``locate`` runs each clip)."""
     root = check_root(root)
+    if model is None:
+        raise UsageError("evaluate_zeroshot_ave needs a loaded model: avlocate.load('zeroshot', labels=...)")
     rows = read_annotations(root / ANNOTATIONS)
     idx = split_indices(root, split, rows)
     if limit is not None:
         idx = idx[:limit]
-    classes = builtin_vocab("ave")
+    classes = ave_classes()
     unknown = sorted({rows[int(i)].category for i in idx} - set(classes))
     if unknown:
         raise DatasetError(f"{root / ANNOTATIONS}: classes {unknown} are not AVE's 28")
     target = segment_labels([rows[int(i)] for i in idx], classes + [BACKGROUND]).argmax(dim=-1)
-    if model is None:
-        from .av2a import Av2aConfig
-        from .methods import AV2A, resolve
-        from .model import ZeroShotModel
-
-        chosen = resolve(method, None, len(classes))
-        config = Av2aConfig(top_label=True) if chosen == AV2A else None  # AV²A's AVE rule
-        model = ZeroShotModel(classes, device=device, method=chosen, config=config)
     correct = total = 0
     skipped: list[str] = []
     for n, i in enumerate(idx):
@@ -142,4 +137,20 @@ def evaluate_zeroshot_ave(root: str | Path, split: str = "test", method: str | N
     if total == 0:
         raise DatasetError(f"{root}: none of the {len(idx)} {split} clips could be evaluated "
                            f"({skipped[0] if skipped else 'empty split'})")
-    return AveScore(100.0 * correct / total, total // int(target.shape[1]), skipped, getattr(model, "method", "?"))
+    method = getattr(getattr(model, "head", model), "method", "?")
+    return AveScore(100.0 * correct / total, total // int(target.shape[1]), skipped, method)
+
+
+def ave_classes() -> list[str]:
+    """AVE's 28 class names (the labels an open-vocabulary model is given on AVE)."""
+    return builtin_vocab("ave")
+
+
+def apply_ave_rules(head: Any) -> None:
+    """AV²A's rule on AVE (one event class per clip): a refined segment must be the top label."""
+    from dataclasses import replace
+
+    from .av2a import Av2aConfig
+
+    if isinstance(getattr(head, "config", None), Av2aConfig):
+        head.config = replace(head.config, top_label=True)

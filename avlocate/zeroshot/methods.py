@@ -64,19 +64,22 @@ def resolve(method: str | None, config: Any = None, num_labels: int | None = Non
     return name
 
 
-def extractor_config(method: str, **overrides: Any):  # noqa: ANN201 - ClipClapConfig, imported lazily
-    """The clip-clap extractor settings of ``method`` (overrides win)."""
-    from ..features.clip_clap.extractor import ClipClapConfig
-
+def extractor_values(method: str) -> dict[str, Any]:
+    """The clip-clap extractor settings ``method`` changes (a card's ``extractor_config`` entries)."""
     if method == AV2A:
         # One frame per AVE segment: 1-s windows every 1 s; CLIP at each window's centre frame,
         # CLAP on the window's own second. DIFFERENCES: the official code takes 10 frames evenly
         # spread over the 10-s clip (first and last included) and 2-s CLAP chunks shared by two
         # frames (av2a.py module doc).
-        values = {"hop_seconds": 1.0, "window_hops": 1, "clip_arch": AV2A_CLIP_ARCH, "clip_tag": AV2A_CLIP_TAG}
-    else:
-        values = {"hop_seconds": 0.5, "window_hops": 2}
-    return ClipClapConfig(**{**values, **overrides})
+        return {"hop_seconds": 1.0, "window_hops": 1, "clip_arch": AV2A_CLIP_ARCH, "clip_tag": AV2A_CLIP_TAG}
+    return {"hop_seconds": 0.5, "window_hops": 2}
+
+
+def extractor_config(method: str, **overrides: Any):  # noqa: ANN201 - ClipClapConfig, imported lazily
+    """The clip-clap extractor settings of ``method`` (overrides win)."""
+    from ..features.clip_clap.extractor import ClipClapConfig
+
+    return ClipClapConfig(**{**extractor_values(method), **overrides})
 
 
 def weight_files(method: str) -> tuple[str, ...]:

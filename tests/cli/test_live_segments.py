@@ -16,7 +16,7 @@ import torch
 
 from avlocate.features.base import Features
 from avlocate.pipeline.models import LoadedModel
-from avlocate.runners.live.segments import SegmentLiveLocator
+from avlocate.pipeline.live.segments import SegmentLiveLocator
 from avlocate.timeline import Timeline
 from avlocate.weights.card import ModelCard
 
@@ -120,7 +120,7 @@ def test_vscg_card_live_through_a_pipe_gives_the_file_events(repo_root, tmp_path
     """The whole path: `avlocate run - --live -m CARD` with a VSCG card on the vgg19-vggish
     extractor (seeded random VGG-19, VGGish and VSCG; 2 frames per second to stay fast), demo1
     twice as MPEG-TS piped in; the events must be the file run's (``avlocate.locate``), second for second. The
-    live features come block by block (runners/live/feed.py) from a decode grid of 2 frames
+    live features come block by block (pipeline/live/feed.py) from a decode grid of 2 frames
     per 1-s snippet: the test also holds the feed to the file's features for this extractor."""
     import json
     import os

@@ -140,7 +140,7 @@ def test_locate_takes_the_cli_option_names(demo):
         avlocate.locate(str(demo), model=MODEL, threshold=3)
     with pytest.raises(errors.UsageError, match="no option 'colour'"):
         avlocate.locate(str(demo), model=MODEL, colour=True)
-    with pytest.raises(errors.UsageError, match="need --model zeroshot"):
+    with pytest.raises(errors.UsageError, match="--labels does not apply to model .*; it needs --model zeroshot"):
         avlocate.locate(str(demo), model=MODEL, labels=["bell"])
 
 
@@ -216,7 +216,7 @@ def test_interrupt_prints_a_line(cli, demo, monkeypatch):
     def interrupted(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "locate", interrupted)
+    monkeypatch.setattr(pipeline, "locate_with", interrupted)
     r = cli("run", demo, "-q")
     assert r.code == errors.EXIT_INTERRUPTED and "interrupted" in _one_line(r)
 

@@ -143,7 +143,6 @@ def test_the_loaded_models_device_and_precision_reach_the_extractor(tmp_path, mo
     from avlocate.pipeline.models import load_model
 
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path))
-    load_model.cache_clear()
     protocol = {"fps": 25.0, "window": 24, "stride": 8, "visual_dim": 2048, "audio_dim": 128}
     card = _card(tmp_path, "i3d-vggish", 2048, 128, protocol)
     model = load_model(card, device="cpu")
@@ -162,7 +161,6 @@ def test_the_loaded_models_device_and_precision_reach_the_extractor(tmp_path, mo
     assert not hasattr(load_model(card, device="cpu", precision="fp32").extractor.config, "device")
     with pytest.raises(UsageError, match="takes no precision option"):
         load_model(card, device="cpu", precision="bf16")
-    load_model.cache_clear()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

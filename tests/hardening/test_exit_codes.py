@@ -64,13 +64,13 @@ def test_each_code_from_the_cli(cli, clip, model_dir, tmp_path, monkeypatch):
     def offline(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise errors.OfflineError("the CLIP weights would be downloaded; run online once or copy them")
 
-    monkeypatch.setattr(pipeline, "locate", offline)
+    monkeypatch.setattr(pipeline, "locate_with", offline)
     _check(cli("run", "-q", clip), errors.OfflineError.exit_code)
 
     def bug(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(pipeline, "locate", bug)
+    monkeypatch.setattr(pipeline, "locate_with", bug)
     r = cli("run", "-q", clip)
     _check(r, errors.EXIT_INTERNAL)
     assert "internal error" in r.err and "--debug" in r.err
@@ -78,6 +78,6 @@ def test_each_code_from_the_cli(cli, clip, model_dir, tmp_path, monkeypatch):
     def interrupted(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "locate", interrupted)
+    monkeypatch.setattr(pipeline, "locate_with", interrupted)
     _check(cli("run", "-q", clip), errors.EXIT_INTERRUPTED)
 

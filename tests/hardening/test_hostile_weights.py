@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from avlocate.errors import ModelError, WeightsError
-from avlocate.pipeline.models import load_model
 
 from harness import MODEL
 
@@ -78,9 +77,7 @@ def weights_dir(tmp_path, model_dir, monkeypatch):
     d = tmp_path / "weights"
     d.mkdir()
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(d))
-    load_model.cache_clear()
     yield d
-    load_model.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -216,9 +213,7 @@ def test_card_given_by_path_finds_weights_beside_it(cli, tmp_path, model_dir, cl
     card = _card(model_dir, elsewhere, "beside")
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path / "empty"))
     monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "home"))
-    load_model.cache_clear()
     r = cli("run", "--model", card, "-q", "-f", "json", clip)
-    load_model.cache_clear()
     assert r.code == 0, r.err
     assert json.loads(r.out)["model"] == "beside"
 
@@ -247,7 +242,6 @@ def test_checkpoint_option_refuses_a_pickle(cli, tmp_path, model_dir, clip, suff
     """`run --checkpoint` with a pickle, also one renamed to .safetensors: refused, nothing runs."""
     marker = tmp_path / "pwned"
     ckpt = _evil_checkpoint(tmp_path / f"evil{suffix}", marker, "system", zip_format=True)
-    load_model.cache_clear()
     err = _one_line_error(cli("run", "--model", MODEL, "--checkpoint", ckpt, "-q", clip), WeightsError.exit_code)
     assert ckpt.name in err and not marker.exists()
 
@@ -256,6 +250,5 @@ def test_checkpoint_option_refuses_a_pickle(cli, tmp_path, model_dir, clip, suff
 def test_checkpoint_option_refuses_a_lying_safetensors(cli, tmp_path, model_dir, clip, kind):
     ckpt = tmp_path / f"{kind}.safetensors"
     ckpt.write_bytes(LYING[kind])
-    load_model.cache_clear()
     err = _one_line_error(cli("run", "--model", MODEL, "--checkpoint", ckpt, "-q", clip), WeightsError.exit_code)
     assert ckpt.name in err and "safetensors" in err

@@ -16,7 +16,6 @@ import pytest
 from avlocate.cli import main
 from avlocate.errors import (ConnectionRefusedError_, MediaError, NoVideoStreamError, RemoteNotFoundError,
                              StreamEndedEarlyError, UnknownHostError)
-from avlocate.media.onepass import StreamOptions
 from avlocate.media.source import is_stream, read_list
 from avlocate.pipeline import locate
 
@@ -173,7 +172,7 @@ def test_stalled_url_ends_after_the_stall_timeout(server, capsys):
 
 
 def test_stall_timeout_reaches_the_library(server):
-    result = locate(server.url("stall/demo1.ts"), device="cpu", stream_options=StreamOptions(stall_timeout=1.5))
+    result = locate(server.url("stall/demo1.ts"), device="cpu", stall_timeout=1.5)  # a run option, as --stall-timeout
     assert "stream" in result.warnings
 
 

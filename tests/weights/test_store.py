@@ -52,7 +52,6 @@ def test_weights_that_do_not_fit_the_head(tmp_path, monkeypatch):
     card, cfg = _card("misfit")
     other = LiteAVHead(LiteHeadConfig(visual_dim=56, audio_dim=81, num_classes=3, hidden=8))
     save_weights(other.state_dict(), card, tmp_path)
-    load_model.cache_clear()
     with pytest.raises(WeightsError, match="do not fit"):
         load_model(str(tmp_path / "misfit.json"), "cpu")
 

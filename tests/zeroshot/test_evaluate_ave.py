@@ -12,13 +12,12 @@ import torch
 from avlocate.datasets.unav import DatasetError
 from avlocate.features.clip_clap.extractor import ClipClapExtractor
 from avlocate.results import Event
-from avlocate.zeroshot import ZeroShotModel
-from avlocate.zeroshot.av2a import Av2aConfig
-from avlocate.zeroshot.evaluate_ave import dataset_root, evaluate_zeroshot_ave, segment_predictions
+from avlocate.zeroshot.evaluate_ave import apply_ave_rules, dataset_root, evaluate_zeroshot_ave, segment_predictions
 from avlocate.zeroshot.methods import extractor_config
 from avlocate.zeroshot.vocab import builtin_vocab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from door import zeroshot_model  # noqa: E402
 from test_live_zeroshot import DEMO, BandClap, ColourClip  # noqa: E402
 
 torch.set_num_threads(1)
@@ -55,7 +54,9 @@ def test_accuracy_on_a_tiny_ave_folder_with_av2a_and_stand_in_encoders(ave_folde
     # model gets 8 labels (as test_av2a.py); names outside AVE's 28 count as background.
     labels = ["Church bell", "drum", "siren", "engine", "Bark", "Cat", "Goat", "Flute"]
     assert set(labels) - set(builtin_vocab("ave")) == {"drum", "siren", "engine"}
-    model = ZeroShotModel(labels, extractor=ex, config=Av2aConfig(top_label=True))
+    model = zeroshot_model(labels, ex, zs_method="av2a")  # the one door, as evaluate-segment loads it
+    apply_ave_rules(model.head)
+    assert model.head.config.top_label
     events = model.locate(ave_folder / "AVE" / "right.mp4").events
     assert [(e.label, e.start, e.end) for e in events if e.start < 10] == [("Church bell", 7.0, 10.0)]
     score = evaluate_zeroshot_ave(ave_folder, "test", model=model)

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from avlocate.media.source import open_input_clip
-from avlocate.runners.live import LiveConfig, LivePrinter, run_live
-from avlocate.runners.live.av2a import Av2aLiveLocator
+from avlocate.pipeline.live import LiveConfig, LiveStream
+from avlocate.pipeline.live.av2a import Av2aLiveLocator
+from avlocate.pipeline.live.stream import model_locator
+from avlocate.runners.live import LivePrinter, run_live
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,10 +37,13 @@ def demo1x2(tmp_path_factory) -> Path:
 
 
 def _live(zs, video: Path, piped: bool) -> list[dict]:
-    ex, out = zs.extractor, io.StringIO()
+    """``avlocate run --live``'s loop through the door (LoadedModel.stream): AV²A's clips."""
+    out, ex, config = io.StringIO(), zs.extractor, LiveConfig()
     with open(video, "rb") as pipe:
         clip = open_input_clip("-", ex.media_request, stdin=pipe) if piped else open_input_clip(video, ex.media_request)
-        run_live(clip, ex, None, LivePrinter(str(video), out, None, False), LiveConfig(), None, Av2aLiveLocator(zs))
+        locator = model_locator(zs, config)
+        assert isinstance(locator, Av2aLiveLocator)
+        run_live(LiveStream(clip, ex, locator, config), LivePrinter(str(video), out, None, False))
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -66,14 +71,15 @@ def test_a_segment_touching_a_clip_end_is_held_and_joined(zs):
     from avlocate.features.base import Features
     from avlocate.zeroshot.av2a import decode
 
-    text = zs.text_bank()
+    head = zs.head
+    text = head.text_bank()
     tl = zs.extractor.timeline
     row = torch.full((20,), 4)  # label 4 ("piano"): the stand-ins' background concept
     row[4:16] = 0  # bell
     visual, audio = text.visual[row], text.audio[row]
-    want = [(e.label, e.start, e.end) for e in decode(visual, audio, text, tl.with_duration(20.0), zs.config)]
+    want = [(e.label, e.start, e.end) for e in decode(visual, audio, text, tl.with_duration(20.0), head.config)]
     assert ("bell", 4.0, 16.0) in want
-    loc = Av2aLiveLocator(zs)
+    loc = Av2aLiveLocator(head)
     printed = []
     for first in range(0, 20, 2):
         loc.add(Features(visual[first:first + 2], audio[first:first + 2], tl.with_duration(None), "clip-clap"))

@@ -34,12 +34,15 @@ import torch.nn.functional as F
 from avlocate.features.clip_clap.extractor import ClipClapExtractor
 from avlocate.media.source import open_input_clip
 from avlocate.media.specs import ClipChunk
-from avlocate.runners.live import LiveConfig, LivePrinter, SnippetFeed, run_live, window_snippets, zeroshot_analyzer
-from avlocate.zeroshot import ZeroShotModel
+from avlocate.pipeline.live import LiveStream, model_analyzer, model_locator
+from avlocate.pipeline.models import LoadedModel
+from avlocate.runners.live import LiveConfig, LivePrinter, SnippetFeed, run_live, window_snippets
 from avlocate.zeroshot.model import default_extractor_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
 from stream_fixtures import remux_to_ts  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/zeroshot/door.py
+from door import zeroshot_model  # noqa: E402
 
 torch.set_num_threads(1)
 DIM = 64
@@ -101,23 +104,23 @@ class BandClap(ColourClip):
         return F.normalize(concepts, dim=-1) @ self.basis
 
 
-def _model() -> ZeroShotModel:
+def _model() -> LoadedModel:
     ex = ClipClapExtractor(default_extractor_config(device="cpu"), clip_encoder=ColourClip(), clap_encoder=BandClap())
-    return ZeroShotModel(list(LABELS), extractor=ex)
+    return zeroshot_model(list(LABELS), ex)
 
 
-def _live(zs: ZeroShotModel, video: Path, piped: bool, config: LiveConfig) -> list[dict]:
-    """The lines ``avlocate run --live --model zeroshot`` prints, run in-process."""
+def _live(zs: LoadedModel, video: Path, piped: bool, config: LiveConfig) -> list[dict]:
+    """The lines ``avlocate run --live --model zeroshot`` prints, run in-process (the loaded
+    model's stream: a 30-s window unless configured)."""
     ex, out = zs.extractor, io.StringIO()
-    window = window_snippets(None, ex.timeline.step_seconds, config)  # as run_live_cli: 30 s unless configured
     with open(video, "rb") as pipe:
         clip = open_input_clip("-", ex.media_request, stdin=pipe) if piped else open_input_clip(video, ex.media_request)
-        run_live(clip, ex, zeroshot_analyzer(zs, None, None), LivePrinter(str(video), out, None, False), config, window)
+        run_live(LiveStream(clip, ex, model_locator(zs, config), config), LivePrinter(str(video), out, None, False))
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 @pytest.fixture(scope="module")
-def zs() -> ZeroShotModel:
+def zs() -> LoadedModel:
     return _model()
 
 
@@ -199,16 +202,16 @@ def test_an_event_longer_than_the_window_is_printed_whole_as_in_the_file_run(zs)
     from avlocate.runners.live import LiveLocator
     from avlocate.zeroshot.scoring import decode, score_snippets
 
-    bank, tl = zs.text_bank(), zs.extractor.timeline
+    bank, tl = zs.head.text_bank(), zs.extractor.timeline
     step, n = tl.step_seconds, 120
     row = torch.full((n,), len(LABELS))  # the bank's background row (rows 0..K-1: the labels)
     row[10:94] = LABELS.index("siren")  # 5.0-47.5 s
     visual, audio = bank.visual[row], bank.audio[row]
-    scores = score_snippets(visual, audio, bank, step, zs.config)
-    want = decode(scores, tl.with_duration(None), zs.config)
+    scores = score_snippets(visual, audio, bank, step, zs.head.config)
+    want = decode(scores, tl.with_duration(None), zs.head.config)
     assert [(e.label, e.start, e.end) for e in want] == [("siren", 5.25, 47.25)]
     config = LiveConfig()
-    locator = LiveLocator(zeroshot_analyzer(zs, None, None), step, window_snippets(None, step, config), config)
+    locator = LiveLocator(model_analyzer(zs, None), step, window_snippets(None, step, config), config)
     printed = []
     for first in range(0, n, 4):  # 2-s blocks, as run_live feeds them
         locator.add(Features(visual[first:first + 4], audio[first:first + 4], tl.with_duration(None), "clip-clap"))

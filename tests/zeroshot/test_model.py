@@ -1,4 +1,4 @@
-"""locate_zeroshot: usage errors, the offline weights error, and the whole path on a bundled
+"""The zero-shot model through the one door: usage errors, the offline weights error, and the whole path on a bundled
 sample with stand-in encoders (runs without open_clip / laion_clap; the real architectures are
 exercised in test_model_encoders.py)."""
 from __future__ import annotations
@@ -14,8 +14,12 @@ import avlocate.media as media
 from avlocate.errors import InputNotFoundError, ModelError, UsageError, WeightsError
 from avlocate.features.clip_clap import _deps
 from avlocate.features.clip_clap.extractor import ClipClapExtractor
-from avlocate.zeroshot import ZeroShotModel, locate_zeroshot
 from avlocate.zeroshot.model import default_extractor_config
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))  # tests/zeroshot/door.py
+from door import locate_zeroshot, zeroshot_model  # noqa: E402
 
 torch.set_num_threads(1)
 DIM = 64
@@ -117,7 +121,7 @@ def test_missing_clap_weights_fail_fast_too(demo, no_weights, libraries_present)
 def test_whole_path_on_a_bundled_sample_with_stand_in_encoders(demo):
     labels = ["bell", "drum", "siren", "engine"]
     ex = ClipClapExtractor(default_extractor_config(device="cpu"), clip_encoder=StandInClip(), clap_encoder=StandInClap())
-    res = locate_zeroshot(demo, labels=", ".join(labels), extractor=ex, per_modality=True, keep_scores=True)
+    res = locate_zeroshot(demo, labels=", ".join(labels), extractor=ex, per_modality=True, scores=True)
     t = ex.num_windows(res.duration)
     assert res.duration == pytest.approx(18.142, abs=0.05) and t == 35  # 1-s windows every 0.5 s
     assert res.model == "zeroshot" and res.extractor == "clip-clap" and res.extra["labels"] == labels
@@ -142,9 +146,9 @@ def test_whole_path_on_a_bundled_sample_with_stand_in_encoders(demo):
 
 def test_one_model_embeds_the_prompts_once_for_many_videos(repo_root):
     ex = ClipClapExtractor(default_extractor_config(device="cpu"), clip_encoder=StandInClip(), clap_encoder=StandInClap())
-    model = ZeroShotModel("bell; drum", extractor=ex)
-    first = model.locate(repo_root / "samples" / "demo2.mp4", threshold=0.0, min_duration=0.0)
-    second = model.locate(repo_root / "samples" / "demo3.mp4", threshold=0.0, min_duration=0.0)
+    model = zeroshot_model("bell; drum", ex, threshold=0.0, min_duration=0.0)
+    first = model.locate(repo_root / "samples" / "demo2.mp4")
+    second = model.locate(repo_root / "samples" / "demo3.mp4")
     assert ex.clip.text_calls == 1 and ex.clap.text_calls == 1
     assert first.timing["encoders+text"] > 0 and second.timing["encoders+text"] == 0.0
     assert {e.label for e in first.events} == {e.label for e in second.events} == {"bell", "drum"}

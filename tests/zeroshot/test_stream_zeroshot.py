@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from avlocate.features.clip_clap.extractor import ClipClapExtractor
-from avlocate.zeroshot import locate_zeroshot
 from avlocate.zeroshot.model import default_extractor_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the stand-in encoders of test_model.py
 from stream_fixtures import StreamServer  # noqa: E402
 from test_model import StandInClap, StandInClip  # noqa: E402
+from door import locate_zeroshot  # noqa: E402
 
 
 @pytest.fixture()
@@ -25,7 +25,7 @@ def test_url_gives_the_scores_of_the_file(demo):
     def run(video):  # noqa: ANN001, ANN202
         ex = ClipClapExtractor(default_extractor_config(device="cpu"), clip_encoder=StandInClip(),
                                clap_encoder=StandInClap())
-        return locate_zeroshot(video, labels="bell, drum, siren", extractor=ex, keep_scores=True)
+        return locate_zeroshot(video, labels="bell, drum, siren", extractor=ex, scores=True)
 
     want = run(demo)
     with StreamServer({"demo1.mp4": demo.read_bytes()}) as srv:

@@ -101,6 +101,15 @@ class ClipClapExtractor(Extractor):
         _deps.require("clap")
 
     # -- encoders ---------------------------------------------------------------------------------
+    @staticmethod
+    def check_libraries() -> None:
+        """open_clip and laion_clap are optional extras: say which is missing before a first-use
+        download fetches gigabytes for them (avlocate/weights/fetch.py)."""
+        from ._deps import require
+
+        require("clip")
+        require("clap")
+
     @property
     def clip(self) -> Any:
         if self._clip is None:

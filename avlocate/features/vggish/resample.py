@@ -119,7 +119,7 @@ class KaiserResampler:
                  device: torch.device | str | None = None, origin: int = 0) -> None:
         """``origin``: index, in a longer signal, of the first sample that will be pushed. The
         outputs are then those of the whole signal's run from the first one at or after it on
-        (``--live`` resamples block by block, see :mod:`avlocate.runners.live.feed`): same output
+        (``--live`` resamples block by block, see :mod:`avlocate.pipeline.live.feed`): same output
         times, same time register, with the samples before ``origin`` treated as absent (as the
         signal's start is); outputs within ``reach`` input samples of ``origin`` therefore differ from
         the whole run's, the later ones do not."""

@@ -8,7 +8,7 @@ import time
 from typing import IO
 
 
-from .locator import ClosedEvent
+from ...pipeline.live.locator import ClosedEvent
 
 
 class LivePrinter:

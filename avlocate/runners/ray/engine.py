@@ -4,7 +4,7 @@ What it does, and why:
 
 * **Same work, same lines.** Each video goes through :func:`avlocate.runners.batch._run_one` (the local
   batch's function), inside a Ray Data actor (:mod:`avlocate.runners.ray.actor`) that loads the
-  model once (:func:`avlocate.pipeline.models.load_model` caches it per process). A video that fails
+  model once (:func:`avlocate.runners.batch.held_model`: each actor holds its loaded model). A video that fails
   becomes an error line, exactly as in the local batch, and the job goes on. A video that kills
   its actor (out of memory, a native crash) is retried once on a fresh actor, then recorded as an
   error line (exit code 70) instead of aborting the whole job; the videos that died beside it in
@@ -306,6 +306,7 @@ def run_batch_ray(
     in_flight: int = 1,
     decode: str = "tasks",
     settings: dict | None = None,
+    videos: list | None = None,
 ) -> BatchSummary:
     """Process every video of ``folder`` into ``out`` on Ray (see the module docstring).
 
@@ -326,7 +327,7 @@ def run_batch_ray(
         raise UsageError(f"--videos-in-flight {in_flight} must be at least 1")
     if decode not in DECODE_PLACES:
         raise UsageError(f"--ray-decode {decode!r}: choose one of {', '.join(DECODE_PLACES)}")
-    videos = find_videos(folder)
+    videos = find_videos(folder) if videos is None else videos  # the walk the batch start made, not a second
     with ResultsFile(out, overwrite=overwrite) as results:
         if overwrite:
             _clear_shards(shards)

@@ -48,7 +48,7 @@ class SegmentLiveLocator:
     """Per-second decisions of a segment head, equal to the file run's (module doc)."""
 
     def __init__(self, loaded: Any, threshold: float | None, hop: int = 5) -> None:
-        from ...pipeline.models import ready_segment_head
+        from ..models import ready_segment_head
 
         self.loaded, self.threshold, self.hop = loaded, threshold, hop
         self.head = ready_segment_head(loaded)

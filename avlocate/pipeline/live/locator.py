@@ -1,5 +1,5 @@
 """Steps 2 and 3 of ``--live``: analysis over a sliding window, and when an event counts as closed
-(see :mod:`avlocate.runners.live`)."""
+(see :mod:`avlocate.pipeline.live`)."""
 from __future__ import annotations
 
 import dataclasses

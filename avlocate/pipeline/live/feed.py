@@ -1,5 +1,5 @@
 """Step 1 of ``--live``: snippets made block by block from decoded chunks, with bounded memory
-(see :mod:`avlocate.runners.live`).
+(see :mod:`avlocate.pipeline.live`).
 
 Why a block's sub-clip gives the same snippets as the whole-file run (tests/cli/test_live.py for
 ``lite``, tests/features/test_live_block_features.py for ``i3d-vggish``, ``vgg19-vggish`` and
