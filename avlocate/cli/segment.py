@@ -101,11 +101,15 @@ def evaluate_segment_command(
     """Segment accuracy (percent, as the papers report it in both settings) of a model on a split."""
     from ..errors import UsageError
     from ..pipeline.models import resolve_device
+    from ..errors import WeightsError
     from ..weights.fetch import ensure_model_weights
     from ..weights.store import load_card
 
-    ensure_model_weights(model)  # an official model (vscg): fetched and converted on first use
-    if "labels" in load_card(model).options:  # an open-vocabulary model: runs on the AVE videos themselves
+    try:
+        open_vocabulary = "labels" in load_card(model).options
+    except WeightsError:
+        open_vocabulary = False  # not installed (an official model fetched below) or unknown (said below)
+    if open_vocabulary:  # an open-vocabulary model: runs on the AVE videos themselves
         from ..pipeline.models import load
         from ..pipeline.options import RunOptions
         from ..zeroshot.evaluate_ave import (apply_ave_rules, ave_classes, check_root, dataset_root,
@@ -120,6 +124,7 @@ def evaluate_segment_command(
     if data is None or dataset is not None or zs_method is not None or limit is not None:
         raise UsageError("a trained segment model needs --data DIR (its features); --dataset, --zs-method and "
                          "--limit are for an open-vocabulary model (-m zeroshot)")
+    ensure_model_weights(model)  # an official model (vscg): fetched and converted on first use
     from ..training.segment import evaluate_segment
 
     acc = evaluate_segment(model, data, split, batch_size, str(resolve_device(device)))

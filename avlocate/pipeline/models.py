@@ -295,6 +295,10 @@ def load(model: str | None = None, options: RunOptions | None = None, *, fetch: 
     """
     opts = options if options is not None else RunOptions()
     name = model or DEFAULT_MODEL
+    if fetch:  # an official model (unav, ccnet, vscg): its checkpoint is fetched and converted into its card
+        from ..weights.fetch import ensure_model_weights
+
+        ensure_model_weights(name)
     card = load_card(name)
     opts.check_model(card.name, card.options)
     check_decode_section(card)

@@ -44,22 +44,22 @@ def cache_dir() -> Path:
 
 
 def writable_dir(path: Path, what: str | None = None) -> Path:
-    """``path``, created if needed, when avlocate can write into it; else one :class:`OutputError`
+    """``path`` when avlocate can write into it (or create it); else one :class:`OutputError`
     line saying why (a file in the way, no permission, a read-only file system). ``what`` names
     the setting the folder comes from (default: ``$AVLOCATE_HOME`` when it is the cache)."""
     path = Path(path)
     if what is None:
         what = "AVLOCATE_HOME" if os.environ.get("AVLOCATE_HOME") and path == cache_dir() else "folder"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise OutputError(f"{what} {path} is not a folder (a file is in the way); point it at a folder") from None
-    except OSError as exc:
-        raise OutputError(f"{what} {path} cannot be created ({exc.strerror or exc}); point it at a writable folder") from None
-    if not path.is_dir():
+    # Checked without creating anything: a command that then fails (an unreachable host) leaves
+    # no folder behind. The nearest existing folder on the way must be a writable folder.
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
         raise OutputError(f"{what} {path} is not a folder (a file is in the way); point it at a folder")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"{what} {path} is not writable; point it at a writable folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "is not writable" if existing == path else f"cannot be created ({existing} is not writable)"
+        raise OutputError(f"{what} {path} {reason}; point it at a writable folder")
     return path
 
 
@@ -176,7 +176,7 @@ def save_weights(state: dict[str, torch.Tensor], card: ModelCard, out_dir: Path)
     """Write ``<weights_file>`` (safetensors) and ``<name>.json`` with the sha256 pinned."""
     from safetensors.torch import save_file
 
-    writable_dir(out_dir)
+    writable_dir(out_dir).mkdir(parents=True, exist_ok=True)
     wpath = out_dir / card.weights_file
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(wpath))

@@ -128,7 +128,16 @@ class ZeroShotModel(torch.nn.Module):
         1 s and OpenAI's CLIP), asked by the pipeline before it builds the extractor."""
         import dataclasses
 
-        values = methods.extractor_values(_method_of(options))
+        labels = resolve_labels(_labels_of(options), options.vocab)  # usage errors before any weight or library
+        method = _method_of(options)
+        if method == methods.AV2A:
+            from .av2a import check_labels
+
+            check_labels(labels)
+            if options.per_modality:
+                raise UsageError("--per-modality needs --zs-method softmax-min "
+                                 "(av2a reports audio-visual events only)")
+        values = methods.extractor_values(method)
         return dataclasses.replace(card, extractor_config={**card.extractor_config, **values})
 
     @classmethod

@@ -23,7 +23,7 @@ DEMOS = [REPO / "samples" / f"demo{i}.mp4" for i in (1, 2)]
 
 #: a value for each model option, as the CLI takes it and as Python does
 VALUES = {"labels": ("dog", ["dog"]), "vocab": ("ave", "ave"), "per_modality": (None, True),
-          "min_duration": ("1", 1.0)}
+          "min_duration": ("1", 1.0), "zs_method": ("av2a", "av2a")}
 
 
 def _events(result: dict) -> list[tuple]:
