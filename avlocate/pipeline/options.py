@@ -106,9 +106,13 @@ class RunOptions:
 
     def check_for(self, model: str) -> None:
         """:meth:`check_model` against the card of ``model`` (a name or a card path), torch-free."""
+        from ..errors import WeightsError
         from ..weights.store import load_card
 
-        card = load_card(model)
+        try:
+            card = load_card(model)
+        except WeightsError:
+            return  # not installed yet (an official model, fetched on first use): load() checks it then
         self.check_model(card.name, card.options)
 
     # -- carrying it -------------------------------------------------------------------------
