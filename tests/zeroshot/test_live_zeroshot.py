@@ -219,3 +219,24 @@ def test_an_event_longer_than_the_window_is_printed_whole_as_in_the_file_run(zs)
     printed += locator.flush(None)
     assert [(c.event.label, c.event.start, c.event.end, c.final) for c in printed] == [("siren", 5.25, 47.25, False)]
     assert printed[0].stream_time - 47.25 <= config.delay_bound_seconds
+
+
+def test_redteam_concatenated_recordings_keep_the_second_ones_events_with_clip_clap(zs, tmp_path):
+    """`cat a.ts b.ts` (a jump back in time): the clip-clap extractor plans its windows from the
+    data, not from the first recording's header length, so the bells of both copies are found
+    (demo1's two bells, then the same two one copy later) and the jump is reported."""
+    import av
+
+    one = remux_to_ts(DEMO, tmp_path / "demo1.ts")
+    with av.open(str(one)) as c:
+        half = c.duration / av.time_base  # where the second copy starts on the re-based timeline
+    cat = tmp_path / "cat.ts"
+    cat.write_bytes(one.read_bytes() * 2)
+    single = [(e.start, e.end) for e in zs.locate(one).events]
+    result = zs.locate(cat)
+    got = [(e.label, e.start, e.end) for e in result.events]
+    assert len(single) == 2 and [g[0] for g in got] == ["bell"] * 4, got
+    want = single + [(s + half, e + half) for s, e in single]
+    for (_, s, e), (ws, we) in zip(got, want):
+        assert abs(s - ws) <= 0.6 and abs(e - we) <= 0.6, (got, want)
+    assert "timeline" in result.warnings

@@ -196,8 +196,11 @@ class ClipClapExtractor(Extractor):
         clip_enc, clap_enc = self.clip, self.clap  # fail on missing weights before decoding anything
         hop = round(c.hop_seconds * 48_000)
         win = round(c.window_seconds * 48_000)
-        # A stream (URL, pipe) has no known length yet: every window is planned until it ends.
-        planned = self.num_windows(float(clip.duration)) if math.isfinite(float(clip.duration)) else math.inf
+        # Every window is planned until the data ends: a stream (URL, pipe) has no known length
+        # yet, and a file's header may understate it (two recordings concatenated, re-based onto
+        # one timeline by media/timeline.py). The windows kept are counted from the length the
+        # decoder found, once it has finished (below).
+        planned = math.inf
         k2, offsets = 2 * c.frames_per_window, [(2 * j + 1) * c.window_hops for j in range(c.frames_per_window)]
 
         def wanted(g: int) -> bool:  # g in frame_indices(i) for some planned window i (no set: no length needed)
