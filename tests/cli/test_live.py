@@ -253,3 +253,30 @@ def test_stalled_pipe_ends_the_live_run_after_the_stall_timeout(ts):
     assert lines, "the events found before the stall are written"
     assert all(line["end"] <= 22.0 for line in lines)
     assert "no data on standard input" in err and "event(s) found so far" in err
+
+
+
+def test_redteam_live_says_a_timestamp_jump_when_it_happens_and_keeps_the_second_recording(tmp_path):
+    """`cat a.ts b.ts | avlocate run - --live`: the jump back is a warning line on stderr and the
+    events of both recordings are printed (demo1's, then the same ones one copy later)."""
+    import av
+
+    repo = Path(__file__).resolve().parents[2]
+    one = remux_to_ts(repo / "samples" / "demo1.mp4", tmp_path / "demo1.ts")
+    with av.open(str(one)) as c:
+        half = c.duration / av.time_base  # where the second copy starts on the re-based timeline
+    cat = tmp_path / "cat.ts"
+    cat.write_bytes(one.read_bytes() * 2)
+    runs = {}
+    for name, path in (("one", one), ("cat", cat)):
+        with open(path, "rb") as f:
+            runs[name] = subprocess.run([sys.executable, "-m", "avlocate", "run", "-", "--live", "--device", "cpu"],
+                                        stdin=f, capture_output=True, text=True, timeout=900)
+        assert runs[name].returncode == 0, runs[name].stderr
+    first = [json.loads(x) for x in runs["one"].stdout.splitlines()]
+    got = [json.loads(x) for x in runs["cat"].stdout.splitlines()]
+    assert len(first) >= 2 and len(got) == 2 * len(first), (first, got)
+    for e in first:  # each event again, one copy later
+        assert any(g["label"] == e["label"] and abs(g["start"] - (e["start"] + half)) <= 0.5 for g in got), (e, got)
+    assert "timeline" not in runs["one"].stderr
+    assert any("timeline" in line and "jump" in line for line in runs["cat"].stderr.splitlines()), runs["cat"].stderr

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import StreamEndedEarlyError
 from ...pipeline.live import LiveConfig, LiveStream
@@ -18,12 +18,21 @@ class LiveOutcome:
     ended_early: str | None  # the warning when the stream stalled or dropped
 
 
-def run_live(stream: LiveStream, printer: LivePrinter) -> LiveOutcome:
-    """Print the events of ``stream`` (``LoadedModel.stream``) as they close."""
+def run_live(stream: LiveStream, printer: LivePrinter,
+             on_warning: Callable[[str, str], None] | None = None) -> LiveOutcome:
+    """Print the events of ``stream`` (``LoadedModel.stream``) as they close; ``on_warning(key,
+    text)`` hears each warning the stream adds or changes on the way (a timestamp jump found
+    mid-stream), once, when it appears ("stream", the reason it ended, is the caller's)."""
+    told = dict(stream.warnings)
 
     def tick(seconds: float) -> None:
         printer.set_anchor(seconds)  # the first data: stream time ~ wall clock now
         printer.status(seconds)
+        if on_warning is not None:
+            for key, text in list(stream.warnings.items()):
+                if key != "stream" and told.get(key) != text:
+                    told[key] = text
+                    on_warning(key, text)
 
     stream.on_chunk = tick
     events = iter(stream)
@@ -54,7 +63,12 @@ def run_live_cli(videos: list[str], model: str | None, options: Any, quiet: bool
         for key, value in stream.warnings.items():
             print(f"avlocate: warning: {video}: {key}: {value}", file=sys.stderr)
     printer = LivePrinter(video, sys.stdout, sys.stderr, progress=sys.stderr.isatty() and not quiet)
-    outcome = run_live(stream, printer)
+
+    def warn(key: str, text: str) -> None:
+        if not quiet:
+            print(f"avlocate: warning: {video}: {key}: {text}", file=sys.stderr, flush=True)
+
+    outcome = run_live(stream, printer, warn)
     if outcome.ended_early:
         if not quiet:
             print(f"avlocate: warning: {video}: stream {outcome.ended_early}; the {outcome.events} event(s) found so far "
