@@ -1,4 +1,4 @@
-"""Helpers of tests/hardening (importable as ``harness``; conftest.py puts this folder on sys.path)."""
+"""Helpers of tests/cli/hardening (importable as ``harness``; conftest.py puts this folder on sys.path)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODEL = "hardening-lite"  # written by the model_dir fixture
 
 

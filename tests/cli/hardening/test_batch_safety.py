@@ -17,7 +17,7 @@ from avlocate.runners.batch import run_batch
 from avlocate.errors import EXIT_INTERNAL, InputNotFoundError, OutputError, TimeoutError_, UsageError
 from avlocate.runners.jsonl import ResultsFile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "media"))
 from corpus import make_video  # noqa: E402
 
 from harness import MODEL, REPO, avlocate_cmd, subprocess_env  # noqa: E402

@@ -34,7 +34,7 @@ OPTIONS = {"model": None, "device": "cpu", "threshold": None}  # None: the defau
 
 @pytest.fixture(scope="module")
 def ray_address() -> str:
-    """One local Ray instance for the module; its actors can import tests/batch/ray_targets.py."""
+    """One local Ray instance for the module; its actors can import tests/runners/ray_targets.py."""
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), old) if p)  # inherited by the workers
     try:

@@ -13,7 +13,7 @@ from avlocate import errors
 
 from harness import MODEL, REPO
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "media"))
 from corpus import make_video  # noqa: E402
 
 

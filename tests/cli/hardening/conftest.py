@@ -1,4 +1,4 @@
-"""Fixtures of tests/hardening: the corpus (generated once), a small model of our own, a CLI runner.
+"""Fixtures of tests/cli/hardening: the corpus (generated once), a small model of our own, a CLI runner.
 
 The model is the demo architecture (``lite-av`` on ``lite`` features) with seeded random weights,
 so these tests do not depend on the bundled demo weights (exit codes do not depend on the

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "media"))
 from corpus import make_video  # noqa: E402
 
 from harness import REPO, avlocate_cmd, subprocess_env  # noqa: E402

@@ -84,7 +84,7 @@ def weights_dir(tmp_path, model_dir, monkeypatch):
 def clip(tmp_path_factory) -> Path:
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "media"))
     from corpus import make_video
 
     return make_video(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=2.0, sample_rate=16000, channels=1)

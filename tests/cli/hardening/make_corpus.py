@@ -1,6 +1,6 @@
 """The hardening corpus: files a folder of unchecked videos can hold, each with the outcome we promise.
 
-    python tests/hardening/make_corpus.py OUT_DIR     # writes the corpus, prints name -> expected
+    python tests/cli/hardening/make_corpus.py OUT_DIR     # writes the corpus, prints name -> expected
 
 Every file is generated (PyAV encoders of this build, plain bytes, ``truncate`` for the sparse
 file); nothing is committed. ``expected`` is the exit code of ``avlocate run FILE`` (0: a result)
@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "media"))
 from corpus import FAST, make_video, tone  # noqa: E402
 
 from avlocate.media import write_av  # noqa: E402
@@ -228,7 +228,7 @@ def make_corpus(directory: str | os.PathLike[str]) -> dict[str, Entry]:
         loop.symlink_to(".")  # a folder that contains itself: batch must not recurse forever
     # A few bytes that claim ten hours (two frames 10 h apart): a time sink, not a crash.
     # Kept beside the corpus folder, not in it: the batch over the corpus has a generous time
-    # limit, and this file its own short one (see tests/hardening/test_corpus.py).
+    # limit, and this file its own short one (see tests/cli/hardening/test_corpus.py).
     slow = d.parent / "slow"
     slow.mkdir(exist_ok=True)
     add("ten_hours", _av(slow / "ten_hours.mkv", seconds=0.2, frame_times=[0.0, 36000.0], sample_rate=None,
