@@ -61,10 +61,14 @@ class I3DVGGishExtractor(Extractor):
     config_class = I3DVGGishConfig
 
     def __init__(self, config: I3DVGGishConfig | None = None) -> None:
+        from ..errors import UsageError
         from .runtime import resolve_runtime
 
         self.config = config or I3DVGGishConfig()
         self.runtime = resolve_runtime(self.config.device, self.config.precision)  # fails early, one line
+        if int(self.config.width_divisor) < 1:
+            raise UsageError(f"width_divisor must be 1 (the published networks) or more, "
+                             f"got {self.config.width_divisor}")
         self._models: dict[str, torch.nn.Module] | None = None
 
     @property
@@ -91,17 +95,17 @@ class I3DVGGishExtractor(Extractor):
         if self._models is None:
             from .flow.raft import load_raft
             from .i3d import load_i3d
-            from .vggish.weights import load_vggish
-
             from .vggish.network import VGGishConfig
+            from .vggish.weights import load_vggish
 
             dev, d = self.runtime.device, self.config.width_divisor
             c3d, c2d = torch.channels_last_3d, torch.channels_last
-            self._models = {
+            vggish_config = VGGishConfig(width_divisor=d)
+            self._models = {  # looked up in this order: a missing-weights error names the first
                 "rgb": load_i3d(_find_weights("i3d-rgb"), "rgb", d).to(dev, memory_format=c3d),
                 "flow": load_i3d(_find_weights("i3d-flow"), "flow", d).to(dev, memory_format=c3d),
                 "raft": load_raft(_find_weights("raft-sintel"), d).to(dev),
-                "vggish": load_vggish(_find_weights("vggish"), VGGishConfig(width_divisor=d)).to(dev, memory_format=c2d),
+                "vggish": load_vggish(_find_weights("vggish"), vggish_config).to(dev, memory_format=c2d),
             }
         return self._models
 

@@ -170,10 +170,14 @@ class VGG19VGGishExtractor(Extractor):
     config_class = VGG19VGGishConfig
 
     def __init__(self, config: VGG19VGGishConfig | None = None) -> None:
+        from ..errors import UsageError
         from .runtime import resolve_runtime
 
         self.config = config or VGG19VGGishConfig()
         self.runtime = resolve_runtime(self.config.device, self.config.precision)  # fails early, one line
+        if int(self.config.width_divisor) < 1:
+            raise UsageError(f"width_divisor must be 1 (the published networks) or more, "
+                             f"got {self.config.width_divisor}")
         self._models: dict[str, nn.Module] | None = None
 
     @property

@@ -45,7 +45,8 @@ def _nets() -> dict[str, Net]:
         "i3d-flow": Net(lambda d: I3D(I3DConfig(modality="flow", width_divisor=d)), lambda sd: load_i3d(sd, "flow"),
                         lambda net: net(clip_flow), (1, 1024)),
         "raft": Net(build_raft, load_raft, lambda net: net(a, b, num_flow_updates=2)[-1], (1, 2, 128, 128)),
-        "vggish": Net(lambda d: VGGish(VGGishConfig(width_divisor=d)), load_vggish, lambda net: net(examples), (3, 128)),
+        "vggish": Net(lambda d: VGGish(VGGishConfig(width_divisor=d)), load_vggish, lambda net: net(examples),
+                      (3, 128)),
         "vgg19": Net(VGG19Pool5, load_vgg19, lambda net: net(image), (1, 7, 7, 512)),
     }
 
@@ -71,3 +72,16 @@ def test_same_modules_and_outputs_smaller_and_refused_by_the_published_loader(na
 def test_a_divisor_below_one_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="width_divisor"):
         _nets()[name].build(0)
+
+
+def test_an_extractor_config_below_one_is_a_one_line_usage_error() -> None:
+    """A card's ``extractor_config`` reaches the knob: a bad value is the user's error, not a crash."""
+    from avlocate.errors import UsageError
+    from avlocate.features.i3d_vggish import I3DVGGishConfig, I3DVGGishExtractor
+    from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
+
+    for build in (lambda: I3DVGGishExtractor(I3DVGGishConfig(width_divisor=0)),
+                  lambda: VGG19VGGishExtractor(VGG19VGGishConfig(width_divisor=-2))):
+        with pytest.raises(UsageError, match="width_divisor must be 1") as err:
+            build()
+        assert "\n" not in str(err.value)

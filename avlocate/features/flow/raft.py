@@ -59,8 +59,8 @@ def build_raft(width_divisor: int = 1) -> nn.Module:
     encoder = tuple(w(n) for n in (64, 64, 96, 128, 256))
     hidden = w(128)
     corr = CorrBlock(num_levels=4, radius=4)
-    motion = MotionEncoder(in_channels_corr=corr.out_channels, corr_layers=(w(256), w(192)), flow_layers=(w(128), w(64)),
-                           out_channels=w(128))
+    motion = MotionEncoder(in_channels_corr=corr.out_channels, corr_layers=(w(256), w(192)),
+                           flow_layers=(w(128), w(64)), out_channels=w(128))
     # The context encoder's output is split into the GRU's hidden state and its context input.
     recurrent = RecurrentBlock(input_size=motion.out_channels + encoder[-1] - hidden, hidden_size=hidden,
                                kernel_size=((1, 5), (5, 1)), padding=((0, 2), (2, 0)))
