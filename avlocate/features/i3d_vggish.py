@@ -46,7 +46,7 @@ class I3DVGGishConfig:
     precision: str = "fp32"  # "fp32" (parity) | "bf16" | "fp16" (CUDA only): autocast of I3D + VGGish
     # 1: the published I3D, RAFT and VGGish (their public weights). N > 1: all three at 1/N of their
     # inner widths, same outputs (I3DConfig, build_raft, VGGishConfig): for tests, whose random
-    # weights then cost ~3 MB and a fraction of a second per window instead of ~410 MB and seconds.
+    # weights then cost ~6 MB and a fraction of a second per window instead of ~410 MB and seconds.
     width_divisor: int = 1
 
 

@@ -5,7 +5,7 @@ high so that every segment is an event: the test then checks the events' shape (
 card, whole-second boundaries inside the video) rather than what random weights would say.
 The extractor runs at the real 224x224 input (7x7x512 maps) but with 2 frames per second and
 VGG-19 and VGGish at 1/16 of their inner widths (card extractor_config ``width_divisor``; same
-layers and outputs) to stay fast on CPU and light on disk (~1 MB of weights instead of 370 MB).
+layers and outputs) to stay fast on CPU and light on disk (~2 MB of weights instead of 370 MB).
 """
 import pytest
 import torch

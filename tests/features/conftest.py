@@ -3,9 +3,9 @@
 The extractor tests check plumbing (weight lookup, chunking, windows, alignment, devices, --live
 blocks), not the published networks, whose parity is checked against ../shared/reference in
 test_i3d_network.py, test_raft.py and test_vggish_network.py. So they run the same structures at
-1/16 of their inner widths (the ``width_divisor`` knob of the extractor configs): ~3 MB of weight
-files and a fraction of a second per window, instead of ~410 MB (I3D x2, RAFT, VGGish) and
-seconds of RAFT per frame pair. The outputs keep their sizes (1024 + 1024 visual, 128 audio,
+1/16 of their inner widths (the ``width_divisor`` knob of the extractor configs): ~6 MB of weight
+files for i3d-vggish and ~2 MB for vgg19-vggish, written once, and a fraction of a second per
+window, instead of ~410 MB and ~370 MB (per module before) and seconds of RAFT per frame pair. The outputs keep their sizes (1024 + 1024 visual, 128 audio,
 7x7x512 pool5 maps), so everything downstream sees what the published networks give.
 
 The weights are He-initialised: with PyTorch's default init the activations shrink layer after

@@ -33,7 +33,7 @@ class I3DConfig:
     # 1 = the published network (the only size with public weights). N > 1 divides every inner
     # width by N (at least 1 channel) and keeps the 1024-d feature (mixed_5c's outputs): the same
     # structure, windows and feature size at ~1/N^2 of the cost, so tests of the extractor's
-    # plumbing can run seeded random weights of a few hundred kB instead of 2 x 50 MB.
+    # plumbing can run seeded random weights of ~2.5 MB (mostly the logits) instead of 50 MB each.
     width_divisor: int = 1
 
     @property

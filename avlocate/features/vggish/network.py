@@ -26,7 +26,7 @@ class VGGishConfig:
     pca_clip: float = 2.0  # VGGish's QUANTIZE_MIN/MAX_VAL = -2 / +2
     # 1 = the published network (the only size with public weights). N > 1 divides every conv and
     # hidden width by N and keeps the embedding_dim output: tests of the extractors' plumbing use
-    # seeded random weights of ~1 MB instead of 288 MB (the 4096-wide layers are 67 M parameters).
+    # seeded random weights of ~1.3 MB instead of 288 MB (the 4096-wide layers are 67 M parameters).
     width_divisor: int = 1
 
 
