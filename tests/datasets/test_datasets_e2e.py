@@ -77,23 +77,6 @@ def test_datasets_train_segment_vscg_on_mini_ave(tmp_path, home, git_host, drive
     assert main(["datasets", "verify", "ave"]) == 0
 
 
-def test_datasets_train_segment_avsgn_pulls_videos_and_says_how_to_extract(tmp_path, home, git_host, drive, capsys):
-    """AVSGN's CLIP/CLAP features of AVE exist nowhere: the command pulls the video archive (the
-    official AVE_Dataset.zip layout) and names the extraction command in one line."""
-    files = mini_data.mini_ave(tmp_path)
-    files["videos"] = mini_data.zip_bytes({"AVE/vid0000abc.mp4": b"not really a video",
-                                           "Annotations.txt": files["annotations"], "trainSet.txt": b""})
-    mini_data.serve(tmp_path / "table.json", git_host, drive, ave=files)
-    rc = main(["train-segment", "--head", "avsgn", "--dataset", "ave", "--device", "cpu"])
-    out, err = capsys.readouterr()
-    lines = [line for line in err.splitlines() if line.strip() and "pulling" not in line and "fetching" not in line]
-    assert rc == 2 and out == ""
-    assert len(lines) == 1 and "avlocate extract" in lines[0] and "-e clip-clap --layout ave" in lines[0]
-    videos = home / "datasets" / "ave" / "videos"
-    assert (videos / "AVE" / "vid0000abc.mp4").read_bytes() == b"not really a video"
-    assert (home / "datasets" / "ave" / "Annotations.txt").read_bytes() == files["annotations"]
-
-
 class _Stop(KeyboardInterrupt):
     """What Ctrl-C raises, from the end-of-epoch hook (after that epoch's state is on disk)."""
 
