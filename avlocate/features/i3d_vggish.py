@@ -44,6 +44,10 @@ class I3DVGGishConfig:
     raft_iterations: int = 20
     device: str = "auto"  # "auto": CUDA when available, else CPU (the pipeline passes the model's)
     precision: str = "fp32"  # "fp32" (parity) | "bf16" | "fp16" (CUDA only): autocast of I3D + VGGish
+    # 1: the published I3D, RAFT and VGGish (their public weights). N > 1: all three at 1/N of their
+    # inner widths, same outputs (I3DConfig, build_raft, VGGishConfig): for tests, whose random
+    # weights then cost ~3 MB and a fraction of a second per window instead of ~410 MB and seconds.
+    width_divisor: int = 1
 
 
 def _find_weights(kind: str) -> str:
@@ -89,12 +93,15 @@ class I3DVGGishExtractor(Extractor):
             from .i3d import load_i3d
             from .vggish.weights import load_vggish
 
-            dev = self.runtime.device
+            from .vggish.network import VGGishConfig
+
+            dev, d = self.runtime.device, self.config.width_divisor
+            c3d, c2d = torch.channels_last_3d, torch.channels_last
             self._models = {
-                "rgb": load_i3d(_find_weights("i3d-rgb"), "rgb").to(dev, memory_format=torch.channels_last_3d),
-                "flow": load_i3d(_find_weights("i3d-flow"), "flow").to(dev, memory_format=torch.channels_last_3d),
-                "raft": load_raft(_find_weights("raft-sintel")).to(dev),
-                "vggish": load_vggish(_find_weights("vggish")).to(dev, memory_format=torch.channels_last),
+                "rgb": load_i3d(_find_weights("i3d-rgb"), "rgb", d).to(dev, memory_format=c3d),
+                "flow": load_i3d(_find_weights("i3d-flow"), "flow", d).to(dev, memory_format=c3d),
+                "raft": load_raft(_find_weights("raft-sintel"), d).to(dev),
+                "vggish": load_vggish(_find_weights("vggish"), VGGishConfig(width_divisor=d)).to(dev, memory_format=c2d),
             }
         return self._models
 

@@ -67,19 +67,32 @@ class VGG19VGGishConfig:
     resampy_version: str = "0.2.2"  # as the i3d-vggish protocol (see vggish/resample.py)
     device: str = "auto"  # "auto": CUDA when available (VGG-19 is ~20 GFLOPs a frame), else CPU
     precision: str = "fp32"  # "fp32" (default) | "bf16" | "fp16" (CUDA only): autocast of the conv nets
+    # 1: the published VGG-19 and VGGish (their public weights). N > 1: both at 1/N of their inner
+    # widths, same outputs (VGG19Pool5, VGGishConfig): for tests, whose random weights then cost
+    # ~1 MB and milliseconds instead of 370 MB and seconds.
+    width_divisor: int = 1
 
 
 class VGG19Pool5(nn.Module):
     """torchvision's VGG-19 convolutional part (``features``, up to and including pool5).
 
     (n, 3, 224, 224) normalised RGB -> (n, 7, 7, 512) channels-last maps (the AVE layout).
+    ``width_divisor`` N > 1 divides every conv width but the last (the 512 map channels) by N:
+    the same layers, pools and map shape at a small fraction of VGG-19's ~20 GFLOPs a frame, for
+    tests of the extractor's plumbing on seeded random weights. 1 is the published network.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, width_divisor: int = 1) -> None:
         super().__init__()
         from torchvision.models.vgg import cfgs, make_layers
 
-        self.features = make_layers(cfgs["E"], batch_norm=False)  # "E" = VGG-19
+        if width_divisor < 1:
+            raise ValueError(f"width_divisor must be >= 1, got {width_divisor}")
+        cfg = list(cfgs["E"])  # "E" = VGG-19
+        if width_divisor > 1:
+            last = max(i for i, v in enumerate(cfg) if v != "M")
+            cfg = [v if v == "M" or i == last else max(int(v) // width_divisor, 1) for i, v in enumerate(cfg)]
+        self.features = make_layers(cfg, batch_norm=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.features(images).permute(0, 2, 3, 1)
@@ -90,12 +103,14 @@ def vgg19_features_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
     return {k: v for k, v in state.items() if k.startswith("features.")}
 
 
-def load_vgg19(weights: str | Path | Mapping[str, torch.Tensor]) -> VGG19Pool5:
-    """VGG-19 pool5 in eval mode from a torchvision-layout checkpoint (.pth or our safetensors)."""
+def load_vgg19(weights: str | Path | Mapping[str, torch.Tensor], width_divisor: int = 1) -> VGG19Pool5:
+    """VGG-19 pool5 in eval mode from a torchvision-layout checkpoint (.pth or our safetensors);
+    ``width_divisor``: :class:`VGG19Pool5`'s test-size knob (1 for the public checkpoint)."""
     from ..weights.checkpoint import load_into, read_state_dict
 
     sd = read_state_dict(weights) if isinstance(weights, (str, Path)) else weights
-    return load_into(VGG19Pool5(), vgg19_features_state(sd), "VGG-19 (torchvision layout)")  # type: ignore[return-value]
+    net = VGG19Pool5(width_divisor)
+    return load_into(net, vgg19_features_state(sd), "VGG-19 (torchvision layout)")  # type: ignore[return-value]
 
 
 def _find_weights(kind: str) -> str:
@@ -194,10 +209,12 @@ class VGG19VGGishExtractor(Extractor):
 
     def models(self) -> dict[str, nn.Module]:
         if self._models is None:
+            from .vggish.network import VGGishConfig
             from .vggish.weights import load_vggish
 
-            vgg19 = load_vgg19(_find_weights("vgg19"))
-            vggish = load_vggish(_find_weights("vggish"))
+            d = self.config.width_divisor
+            vgg19 = load_vgg19(_find_weights("vgg19"), d)
+            vggish = load_vggish(_find_weights("vggish"), VGGishConfig(width_divisor=d))
             cl = torch.channels_last
             self._models = {"vgg19": vgg19.to(self.device, memory_format=cl),
                             "vggish": vggish.to(self.device, memory_format=cl)}

@@ -3,8 +3,9 @@
 Seeded random weights everywhere (VGG-19, VGGish, VSCG). The VSCG head's relevance bias is set
 high so that every segment is an event: the test then checks the events' shape (labels from the
 card, whole-second boundaries inside the video) rather than what random weights would say.
-The extractor runs at the real 224x224 input (7x7x512 maps) but with 2 frames per second
-(card extractor_config) to stay fast on CPU.
+The extractor runs at the real 224x224 input (7x7x512 maps) but with 2 frames per second and
+VGG-19 and VGGish at 1/16 of their inner widths (card extractor_config ``width_divisor``; same
+layers and outputs) to stay fast on CPU and light on disk (~1 MB of weights instead of 370 MB).
 """
 import pytest
 import torch
@@ -17,6 +18,7 @@ from avlocate.weights.card import ModelCard
 from avlocate.weights.store import save_weights
 
 CLASSES = [f"event {i}" for i in range(28)]
+WIDTH_DIVISOR = 16  # extractor networks at test width (see the module docstring)
 
 
 @pytest.fixture(scope="module")
@@ -35,24 +37,26 @@ def _card(out_dir, name="rand-vscg"):
     head = VSCG()
     with torch.no_grad():
         head.relevance.bias.fill_(8.0)  # sigmoid > 0.7 everywhere: every segment is an event
-    extractor = VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=2))
+    extractor = VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=2, width_divisor=WIDTH_DIVISOR))
     card = ModelCard(name=name, head="vscg", extractor="vgg19-vggish", classes=CLASSES,
-                     weights_file=f"{name}.safetensors", extractor_config={"frames_per_second": 2},
+                     weights_file=f"{name}.safetensors",
+                     extractor_config={"frames_per_second": 2, "width_divisor": WIDTH_DIVISOR},
                      feature_protocol=extractor.protocol(), decode={"kind": "segments"})
     save_weights(head.state_dict(), card, out_dir)
     return out_dir / f"{name}.json"
 
 
 def test_locate_with_a_vscg_card(video, tmp_path, monkeypatch):
-    from avlocate.features.vggish.network import VGGish
+    from avlocate.features.vggish.network import VGGish, VGGishConfig
     from avlocate.weights.checkpoint import write_safetensors
     from avlocate.pipeline.video import locate
 
     torch.set_num_threads(1)
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path))
     torch.manual_seed(1)
-    write_safetensors(VGG19Pool5().state_dict(), tmp_path / WEIGHT_FILES["vgg19"])
-    write_safetensors(VGGish().state_dict(), tmp_path / WEIGHT_FILES["vggish"])
+    write_safetensors(VGG19Pool5(WIDTH_DIVISOR).state_dict(), tmp_path / WEIGHT_FILES["vgg19"])
+    vggish = VGGish(VGGishConfig(width_divisor=WIDTH_DIVISOR))
+    write_safetensors(vggish.state_dict(), tmp_path / WEIGHT_FILES["vggish"])
     card = _card(tmp_path)
     result = locate(video, model=str(card), device="cpu")
     assert result.duration == pytest.approx(3.0, abs=0.05)

@@ -33,6 +33,12 @@ def _npz_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
+def official(idir: Path) -> dict[str, I3D]:
+    """The published I3D of each stream with the reference's random weights, loaded once."""
+    return {m: load_i3d(_npz_state_dict(idir / f"i3d_{m}_random_weights_f16.npz"), m) for m in ("rgb", "flow")}
+
+
+@pytest.fixture(scope="module")
 def results(idir: Path) -> dict[str, np.ndarray]:
     with np.load(idir / "results.npz") as d:
         return {k: d[k] for k in d.files}
@@ -50,10 +56,10 @@ def _inputs(idir: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("modality", ["rgb", "flow"])
 def test_state_dict_layout(modality: str, idir: Path) -> None:
     spec = json.loads((idir / "state_dict_keys.json").read_text())[modality]
-    own = I3D(I3DConfig(modality=modality)).state_dict()
+    model = I3D(I3DConfig(modality=modality))
+    own = model.state_dict()
     assert [k for k, _, _ in spec["keys"]] == list(own)
     assert all(list(own[k].shape) == shape for k, shape, _ in spec["keys"])
-    model = I3D(I3DConfig(modality=modality))
     trainable = sum(p.numel() for p in model.parameters())
     logits = sum(p.numel() for p in model.conv3d_0c_1x1.parameters())
     assert trainable == spec["num_params_trainable"]
@@ -61,9 +67,9 @@ def test_state_dict_layout(modality: str, idir: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["rgb_w0", "rgb_w1", "flow"])
-def test_features_logits_and_blocks(case: str, idir: Path, results: dict[str, np.ndarray]) -> None:
-    modality = "flow" if case == "flow" else "rgb"
-    model = load_i3d(_npz_state_dict(idir / f"i3d_{modality}_random_weights_f16.npz"), modality)
+def test_features_logits_and_blocks(case: str, idir: Path, official: dict[str, I3D],
+                                    results: dict[str, np.ndarray]) -> None:
+    model = official["flow" if case == "flow" else "rgb"]
     shapes = json.loads((idir / "layer_shapes_T24.json").read_text())[case]
     with torch.inference_mode():
         blocks = model.blocks(_inputs(idir)[case])
@@ -86,8 +92,8 @@ def test_features_logits_and_blocks(case: str, idir: Path, results: dict[str, np
         assert abs(float(blocks[name].mean()) - stats["mean"]) <= ATOL * max(1.0, stats["absmax"]), name
 
 
-def test_forward_is_the_feature_path(idir: Path, results: dict[str, np.ndarray]) -> None:
-    model = load_i3d(_npz_state_dict(idir / "i3d_flow_random_weights_f16.npz"), "flow")
+def test_forward_is_the_feature_path(idir: Path, official: dict[str, I3D], results: dict[str, np.ndarray]) -> None:
+    model = official["flow"]
     with torch.inference_mode():
         feat = model(_inputs(idir)["flow"])
     assert float((feat - torch.from_numpy(results["feat_flow"])).abs().max()) <= ATOL

@@ -2,53 +2,38 @@
 
 Parity of each building block with the official extraction code is tested in the other
 tests/features files; this checks the wiring: weight lookup, streaming over chunks, window and
-example counts, alignment, and the offline error when weights are absent.
+example counts, alignment, and the offline error when weights are absent. The networks are the
+published structures at test width (conftest.py: ``i3d_vggish_weights``, ``width_divisor``).
 """
 import pytest
 import torch
 
 from avlocate.errors import WeightsError
 from avlocate.features.i3d_vggish import WEIGHT_FILES, I3DVGGishConfig, I3DVGGishExtractor
-from avlocate.media import AudioSpec, VideoSpec, open_clip, probe, write_av
+from avlocate.media import open_clip, probe
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    from avlocate.features.flow.raft import build_raft
-    from avlocate.features.i3d import I3D, I3DConfig
-    from avlocate.features.vggish.network import VGGish
-    from avlocate.weights.checkpoint import write_safetensors
-
-    d = tmp_path_factory.mktemp("extractor_weights")
-    torch.manual_seed(0)
-    write_safetensors(I3D(I3DConfig(modality="rgb")).state_dict(), d / WEIGHT_FILES["i3d-rgb"])
-    write_safetensors(I3D(I3DConfig(modality="flow")).state_dict(), d / WEIGHT_FILES["i3d-flow"])
-    write_safetensors(build_raft().state_dict(), d / WEIGHT_FILES["raft-sintel"])
-    write_safetensors(VGGish().state_dict(), d / WEIGHT_FILES["vggish"])
-    return d
+@pytest.fixture()
+def video(i3d_video):
+    return i3d_video  # 33 frames at 25 fps -> 2 I3D windows; 1.32 s of stereo 44.1 kHz audio
 
 
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    g = torch.Generator().manual_seed(1)
-    n = 33  # 25 fps: 33 frames -> 2 I3D windows (window k reads frames 8k..8k+24)
-    frames = (torch.rand(n, 256, 256, 3, generator=g) * 255).to(torch.uint8).numpy()
-    t = torch.arange(int(44100 * n / 25)) / 44100
-    audio = torch.stack([0.3 * torch.sin(2 * torch.pi * 440 * t), 0.2 * torch.sin(2 * torch.pi * 660 * t)])
-    return write_av(tmp_path_factory.mktemp("vid") / "clip.mp4", frames, 25, audio.numpy(), 44100)
+@pytest.fixture()
+def weights_dir(i3d_vggish_weights):
+    return i3d_vggish_weights
 
 
-def _extract(video, chunk):
-    ex = I3DVGGishExtractor(I3DVGGishConfig(raft_iterations=2, frames_per_chunk=chunk))
+def _extract(video, chunk, width_divisor):
+    ex = I3DVGGishExtractor(I3DVGGishConfig(raft_iterations=2, frames_per_chunk=chunk, width_divisor=width_divisor))
     v, a = ex.media_request(probe(video))
     assert a.sample_rate == 44100  # audio stays at the file's rate; resampy-style resampling follows
     return ex.extract(open_clip(video, v, a))
 
 
-def test_extracts_aligned_streams_independent_of_chunking(video, weights_dir, monkeypatch):
+def test_extracts_aligned_streams_independent_of_chunking(video, weights_dir, width_divisor, monkeypatch):
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(weights_dir))
-    a = _extract(video, 5)  # chunks that split windows and frame pairs
-    b = _extract(video, 64)
+    a = _extract(video, 5, width_divisor)  # chunks that split windows and frame pairs
+    b = _extract(video, 64, width_divisor)
     # 33 frames -> 2 windows; 1.32 s of audio -> 2 examples (0.96 s every 0.32 s): trimmed to 2
     assert a.visual.shape == (2, 2048) and a.audio.shape == (2, 128)
     torch.testing.assert_close(a.visual, b.visual, atol=1e-5, rtol=1e-5)
@@ -67,24 +52,28 @@ def test_missing_weights_is_a_one_line_offline_error(video, tmp_path, monkeypatc
 
 
 def test_weights_import_of_extractor_checkpoints(cli, tmp_path):
-    """A public-layout .pth (plain state dict) becomes the fixed-name safetensors file."""
+    """A public-layout .pth (plain state dict) becomes the fixed-name safetensors file.
+
+    I3D (rgb, at its published size: the importer loads into that strictly) stands for the
+    extractor networks: its public checkpoint is such a plain state dict, of 50 MB, where VGGish's
+    would write 2 x 288 MB into the temporary folder."""
     from safetensors.torch import load_file
 
-    from avlocate.features.vggish.network import VGGish
+    from avlocate.features.i3d import I3D, I3DConfig
 
     torch.manual_seed(2)
-    sd = VGGish().state_dict()
-    torch.save(sd, tmp_path / "vggish_public.pth")
-    r = cli("weights", "import", tmp_path / "vggish_public.pth", "--from", "vggish", "--out", tmp_path / "w")
+    sd = I3D(I3DConfig(modality="rgb")).state_dict()
+    torch.save(sd, tmp_path / "i3d_rgb_public.pt")
+    r = cli("weights", "import", tmp_path / "i3d_rgb_public.pt", "--from", "i3d-rgb", "--out", tmp_path / "w")
     assert r.code == 0, r.err
-    loaded = load_file(str(tmp_path / "w" / WEIGHT_FILES["vggish"]))
-    assert all(torch.equal(loaded[k], v) for k, v in sd.items())
+    loaded = load_file(str(tmp_path / "w" / WEIGHT_FILES["i3d-rgb"]))
+    assert set(loaded) == set(sd) and all(torch.equal(loaded[k], v) for k, v in sd.items())
     # a checkpoint of the wrong network is refused in one line
-    r = cli("weights", "import", tmp_path / "vggish_public.pth", "--from", "i3d-rgb", "--out", tmp_path / "w")
+    r = cli("weights", "import", tmp_path / "i3d_rgb_public.pt", "--from", "vggish", "--out", tmp_path / "w")
     assert r.code == 5 and r.err.count("\n") == 1
 
 
-def test_run_esgnet_on_i3d_vggish_with_a_checkpoint(cli, video, weights_dir, tmp_path, monkeypatch):
+def test_run_esgnet_on_i3d_vggish_with_a_checkpoint(cli, video, weights_dir, width_divisor, tmp_path, monkeypatch):
     """`avlocate run clip.mp4 --model esgnet --extractor i3d-vggish --checkpoint X`, random weights."""
     import json
 
@@ -99,7 +88,8 @@ def test_run_esgnet_on_i3d_vggish_with_a_checkpoint(cli, video, weights_dir, tmp
     torch.manual_seed(0)
     card = ModelCard(name="esgnet", head="esgnet", extractor="i3d-vggish", classes=[f"c{i}" for i in range(4)],
                      weights_file="esgnet.safetensors", head_config=cfg.to_dict(),
-                     extractor_config={"raft_iterations": 2}, decode={"kind": "dense", "max_seg_num": 10},
+                     extractor_config={"raft_iterations": 2, "width_divisor": width_divisor},
+                     decode={"kind": "dense", "max_seg_num": 10},
                      feature_protocol={"fps": 25.0, "window": 24, "stride": 8, "visual_dim": 2048, "audio_dim": 128})
     save_weights(EsgnetHead(cfg).state_dict(), card, cards)
     torch.manual_seed(1)

@@ -13,9 +13,10 @@ drifts with the absolute position (see :func:`test_resampler_continues_the_whole
 without ``_BlockClip.audio_offset`` the blocks' VGGish inputs would differ from the file run's.
 
 The networks are seeded random weights (the VGGish and VGG-19 files written into a temp
-``AVLOCATE_WEIGHTS``). The default i3d-vggish test replaces I3D and RAFT by cheap stand-ins with
-the same inputs and outputs (real: ~1 s per I3D window and ~0.3-0.7 s per RAFT pair on 2 cores);
-the same comparison with every network real is marked slow (~1 min). CLIP and CLAP are stand-ins
+``AVLOCATE_WEIGHTS``), at test width (conftest.py) in the default tests. The default i3d-vggish
+test replaces I3D and RAFT by cheap stand-ins with the same inputs and outputs (published size:
+~1 s per I3D window and ~0.3-0.7 s per RAFT pair on 2 cores); the same comparison with every
+network real, at the published size, is marked slow (~1 min). CLIP and CLAP are stand-ins
 too (open_clip / laion_clap are optional extras), passed to ``ClipClapExtractor`` as its tests do.
 
 Tolerance: a block batches its windows differently from the file run (I3D 4 windows per forward,
@@ -174,33 +175,24 @@ class _WindowNet(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def i3d_video(tmp_path_factory):
+def live_i3d_video(tmp_path_factory):
     n = 81  # 25 fps: 8 I3D windows (window k reads frames 8k..8k+24); 3.24 s of audio: 8 examples
     return write_av(tmp_path_factory.mktemp("i3d_live") / "clip.mp4", _frames(n, 256, 256, 11), 25,
                     _audio(n / 25, 12), SR)
 
 
-@pytest.fixture(scope="module")
-def vggish_weights(tmp_path_factory):
-    from avlocate.features.vggish.network import VGGish
-    from avlocate.weights.checkpoint import write_safetensors
-
-    d = tmp_path_factory.mktemp("live_vggish")
-    torch.manual_seed(3)
-    write_safetensors(VGGish().state_dict(), d / "vggish.safetensors")
-    return d
-
-
-def test_i3d_vggish_blocks_equal_the_whole_file(i3d_video, vggish_weights, monkeypatch):
-    from avlocate.features.i3d_vggish import I3DVGGishConfig, I3DVGGishExtractor
+def test_i3d_vggish_blocks_equal_the_whole_file(live_i3d_video, i3d_vggish_weights, width_divisor, monkeypatch):
+    from avlocate.features.i3d_vggish import WEIGHT_FILES, I3DVGGishConfig, I3DVGGishExtractor
+    from avlocate.features.vggish.network import VGGishConfig
     from avlocate.features.vggish.weights import load_vggish
 
-    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(vggish_weights))
-    ex = I3DVGGishExtractor(I3DVGGishConfig(device="cpu", frames_per_chunk=7))
-    recorder = _Recorder(load_vggish(vggish_weights / "vggish.safetensors"))
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(i3d_vggish_weights))
+    ex = I3DVGGishExtractor(I3DVGGishConfig(device="cpu", frames_per_chunk=7, width_divisor=width_divisor))
+    vggish = load_vggish(i3d_vggish_weights / WEIGHT_FILES["vggish"], VGGishConfig(width_divisor=width_divisor))
+    recorder = _Recorder(vggish)
     ex._models = {"rgb": _WindowNet(3, 1).eval(), "flow": _WindowNet(2, 2).eval(), "raft": _PairFlow(),
                   "vggish": recorder}
-    whole, blocks, tail = _whole_and_live(ex, i3d_video, block=3, recorder=recorder)
+    whole, blocks, tail = _whole_and_live(ex, live_i3d_video, block=3, recorder=recorder)
     assert whole.num_snippets == 8
     _assert_same(whole, blocks, tail)
     # An I3D window reads one frame past its 24 (and a VGGish example 0.975 s): a block returns the
@@ -238,16 +230,17 @@ def test_i3d_vggish_blocks_equal_the_whole_file_with_every_network(tmp_path_fact
 
 
 # -- vgg19-vggish -----------------------------------------------------------------------------------
-def test_vgg19_vggish_blocks_equal_the_whole_file(ave_random_weights, tmp_path, monkeypatch):
+def test_vgg19_vggish_blocks_equal_the_whole_file(vgg19_vggish_weights, width_divisor, tmp_path, monkeypatch):
     """The Timeline says 1 fps, the media layer decodes ``frames_per_second`` (here 4): the feed
     must count snippets in 4-frame steps. 5.98 s: 5 full segments and one with 3 of its 4 frames
     whose audio example (5 .. 5.975 s) is complete, so the file run counts it: the tail must too."""
     from avlocate.features.vgg19_vggish import VGG19VGGishConfig, VGG19VGGishExtractor
 
-    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(ave_random_weights))
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(vgg19_vggish_weights))
     n = 299  # at 50 fps: 5.98 s
     video = write_av(tmp_path / "clip.mp4", _frames(n, 48, 64, 21), 50, _audio(n / 50, 22), SR)
-    ex = VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=4, image_size=64, frames_per_batch=3, device="cpu"))
+    ex = VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=4, image_size=64, frames_per_batch=3, device="cpu",
+                                                width_divisor=width_divisor))
     models = ex.models()
     models["vggish"] = recorder = _Recorder(models["vggish"])
     whole, blocks, tail = _whole_and_live(ex, video, block=2, recorder=recorder)

@@ -1,8 +1,9 @@
 """The registered vgg19-vggish extractor (AVE protocol) end to end on seeded random weights.
 
-Small frames (64x64 -> 2x2 pool5 maps) and 4 frames per second keep VGG-19 cheap on CPU; the
-default protocol (224x224, 16 per second) only changes sizes, not the code path. The 224 path
-is exercised by tests/e2e/test_vscg_locate.py.
+Small frames (64x64 -> 2x2 pool5 maps), 4 frames per second and the networks at test width
+(conftest.py: ``vgg19_vggish_weights``, ``width_divisor``) keep VGG-19 cheap on CPU; the default
+protocol (224x224, 16 per second) only changes sizes, not the code path. The 224 path is
+exercised by tests/e2e/test_vscg_locate.py, the published VGG-19's layout and maps below.
 """
 import pytest
 import torch
@@ -18,8 +19,8 @@ SIZE = 64
 
 
 @pytest.fixture(scope="module")
-def weights_dir(ave_random_weights):
-    return ave_random_weights
+def weights_dir(vgg19_vggish_weights):
+    return vgg19_vggish_weights
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +34,17 @@ def video(tmp_path_factory):
     return write_av(tmp_path_factory.mktemp("vid") / "clip.mp4", frames, 10, audio.numpy(), 44100)
 
 
-def _extract(video, batch):
+def _extract(video, batch, width_divisor):
     ex = VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=FPS, image_size=SIZE, frames_per_batch=batch,
-                                              device="cpu"))
+                                              device="cpu", width_divisor=width_divisor))
     v, a = ex.media_request(probe(video))
     return ex, ex.extract(open_clip(video, v, a))
 
 
-def test_segments_timing_and_averaging_match_a_direct_computation(video, weights_dir, monkeypatch):
+def test_segments_timing_and_averaging_match_a_direct_computation(video, weights_dir, width_divisor, monkeypatch):
     torch.set_num_threads(1)
     monkeypatch.setenv("AVLOCATE_WEIGHTS", str(weights_dir))
-    ex, feats = _extract(video, 3)  # batches of 3 frames straddle the 4-frame segments
+    ex, feats = _extract(video, 3, width_divisor)  # batches of 3 frames straddle the 4-frame segments
     # 3.5 s: 14 frames -> 3 full segments + a half one (2 of 4 frames); audio examples start at
     # 0, 1, 2 s (a 4th would need 3.975 s): T = 3, segment i <-> [i, i+1) s.
     assert feats.visual.shape == (3, 2 * 2 * 512) and feats.audio.shape == (3, 128)
@@ -56,7 +57,7 @@ def test_segments_timing_and_averaging_match_a_direct_computation(video, weights
     v, a = ex.media_request(probe(video))
     frames, _ = open_clip(video, v, a).read_all()
     assert frames.shape[1:3] == (SIZE, SIZE)
-    net = load_vgg19(weights_dir / WEIGHT_FILES["vgg19"])
+    net = load_vgg19(weights_dir / WEIGHT_FILES["vgg19"], width_divisor)
     with torch.inference_mode():
         maps = net(normalize_frames(frames[: 3 * FPS], SIZE))  # (12, 2, 2, 512) channels-last
     direct = maps.reshape(3, FPS, 2, 2, 512).mean(1)
@@ -64,7 +65,7 @@ def test_segments_timing_and_averaging_match_a_direct_computation(video, weights
     # Silence then a tone from 1 s: the first audio example differs from the later ones.
     assert not torch.allclose(feats.audio[0], feats.audio[1])
 
-    _, other = _extract(video, 64)  # one batch: same features
+    _, other = _extract(video, 64, width_divisor)  # one batch: same features
     torch.testing.assert_close(other.visual, feats.visual, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(other.audio, feats.audio)
 
@@ -108,6 +109,8 @@ def test_torchvision_checkpoint_layout_imports(tmp_path):
     saved = read_state_dict(out)
     assert set(saved) == {k for k in full if k.startswith("features.")}
     torch.testing.assert_close(saved["features.34.weight"], full["features.34.weight"])
+    ckpt.unlink()  # 2 x 80 MB: gone before the next file is written (the temporary folder's peak)
+    out.unlink()
 
     # A VGG-16 checkpoint (13 conv layers, not 16) does not fit: refused at import, in one line.
     from torchvision.models.vgg import cfgs, make_layers

@@ -34,11 +34,45 @@ class RaftConfig:
     batch_size: int = 24  # frame pairs per forward; the official loop uses one 24-pair stack
 
 
-def build_raft() -> nn.Module:
-    """An uninitialised torchvision RAFT-large (no download: ``weights=None``)."""
+def build_raft(width_divisor: int = 1) -> nn.Module:
+    """An uninitialised torchvision RAFT-large (no download: ``weights=None``).
+
+    ``width_divisor`` N > 1 builds the same modules (same keys, same correlation pyramid, same
+    update loop) with every channel width of raft_large divided by N: tests of the extractor's
+    plumbing run it with seeded random weights at a small fraction of the cost (RAFT is most of a
+    CPU extraction). 1 is the published network, the only size with public weights.
+    """
     from torchvision.models.optical_flow import raft_large
 
-    return raft_large(weights=None, progress=False)
+    if width_divisor == 1:
+        return raft_large(weights=None, progress=False)
+    if width_divisor < 1:
+        raise ValueError(f"width_divisor must be >= 1, got {width_divisor}")
+    from torchvision.models.optical_flow.raft import (
+        BatchNorm2d, CorrBlock, FeatureEncoder, FlowHead, InstanceNorm2d, MaskPredictor, MotionEncoder, RecurrentBlock,
+        ResidualBlock, UpdateBlock)
+
+    def w(n: int) -> int:
+        return max(n // width_divisor, 4)  # the motion encoder needs out_channels > 2 (it appends the flow)
+
+    # raft_large's widths (torchvision.models.optical_flow.raft_large), divided.
+    encoder = tuple(w(n) for n in (64, 64, 96, 128, 256))
+    hidden = w(128)
+    corr = CorrBlock(num_levels=4, radius=4)
+    motion = MotionEncoder(in_channels_corr=corr.out_channels, corr_layers=(w(256), w(192)), flow_layers=(w(128), w(64)),
+                           out_channels=w(128))
+    # The context encoder's output is split into the GRU's hidden state and its context input.
+    recurrent = RecurrentBlock(input_size=motion.out_channels + encoder[-1] - hidden, hidden_size=hidden,
+                               kernel_size=((1, 5), (5, 1)), padding=((0, 2), (2, 0)))
+    return raft_large(
+        weights=None, progress=False,
+        feature_encoder=FeatureEncoder(block=ResidualBlock, layers=encoder, norm_layer=InstanceNorm2d),
+        context_encoder=FeatureEncoder(block=ResidualBlock, layers=encoder, norm_layer=BatchNorm2d),
+        corr_block=corr,
+        update_block=UpdateBlock(motion_encoder=motion, recurrent_block=recurrent,
+                                 flow_head=FlowHead(in_channels=hidden, hidden_size=w(256))),
+        mask_predictor=MaskPredictor(in_channels=hidden, hidden_size=w(256), multiplier=0.25),
+    )
 
 
 # Renaming rules, original RAFT -> torchvision, applied in order to keys without "module.".
@@ -90,15 +124,15 @@ def convert_original_raft(state_dict: Mapping[str, torch.Tensor]) -> dict[str, t
     return out
 
 
-def load_raft(weights: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
+def load_raft(weights: str | Path | Mapping[str, torch.Tensor], width_divisor: int = 1) -> nn.Module:
     """RAFT-large in eval mode from an original-layout checkpoint or a torchvision-layout one
-    (e.g. our converted safetensors)."""
+    (e.g. our converted safetensors); ``width_divisor``: :func:`build_raft`'s test-size knob."""
     sd = read_state_dict(weights) if isinstance(weights, (str, Path)) else dict(weights)
     if not sd:
         raise WeightsError("RAFT weights are empty")
     if any(k.startswith(("module.", "fnet.", "cnet.")) for k in sd):
         sd = convert_original_raft(sd)
-    return load_into(build_raft(), sd, "RAFT-large")
+    return load_into(build_raft(width_divisor), sd, "RAFT-large")
 
 
 def raft_flow(model: nn.Module, frame1: torch.Tensor, frame2: torch.Tensor, num_flow_updates: int = 20) -> torch.Tensor:

@@ -30,6 +30,11 @@ class I3DConfig:
     modality: str = "rgb"  # "rgb" (3 input channels) or "flow" (2)
     num_classes: int = 400  # Kinetics-400 logits head, kept so the public checkpoints load strictly
     bn_eps: float = 1e-5
+    # 1 = the published network (the only size with public weights). N > 1 divides every inner
+    # width by N (at least 1 channel) and keeps the 1024-d feature (mixed_5c's outputs): the same
+    # structure, windows and feature size at ~1/N^2 of the cost, so tests of the extractor's
+    # plumbing can run seeded random weights of a few hundred kB instead of 2 x 50 MB.
+    width_divisor: int = 1
 
     @property
     def in_channels(self) -> int:
@@ -103,29 +108,48 @@ _MIXED = {
 }
 
 
+def _mixed_widths(divisor: int) -> dict[str, tuple[int, tuple[int, int, int, int, int, int]]]:
+    """Input and branch widths of every Inception block, inner widths divided by ``divisor``."""
+    if divisor == 1:
+        return dict(_MIXED)
+    out: dict[str, tuple[int, tuple[int, int, int, int, int, int]]] = {}
+    in_ch = max(192 // divisor, 1)  # conv3d_2c_3x3's output
+    for name, (_, widths) in _MIXED.items():
+        small = tuple(max(w // divisor, 1) for w in widths)
+        if name == "mixed_5c":  # the feature layer: its four outputs keep 384 + 384 + 128 + 128 = 1024
+            small = (widths[0], small[1], widths[2], small[3], widths[4], widths[5])
+        out[name] = (in_ch, small)  # type: ignore[assignment]
+        in_ch = small[0] + small[2] + small[4] + small[5]  # the concatenated branch outputs
+    return out
+
+
 class I3D(nn.Module):
     """(N, C, T, 224, 224) in [-1, 1] -> (N, 1024) features (or (N, num_classes) logits)."""
 
     def __init__(self, config: I3DConfig = I3DConfig()) -> None:
         super().__init__()
         self.config = config
-        eps = config.bn_eps
-        self.conv3d_1a_7x7 = Unit3D(config.in_channels, 64, (7, 7, 7), (2, 2, 2), bn_eps=eps)
+        eps, d = config.bn_eps, config.width_divisor
+        if d < 1:
+            raise ValueError(f"width_divisor must be >= 1, got {d}")
+        c64, c192 = max(64 // d, 1), max(192 // d, 1)
+        self.conv3d_1a_7x7 = Unit3D(config.in_channels, c64, (7, 7, 7), (2, 2, 2), bn_eps=eps)
         self.maxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.conv3d_2b_1x1 = Unit3D(64, 64, bn_eps=eps)
-        self.conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3), bn_eps=eps)
+        self.conv3d_2b_1x1 = Unit3D(c64, c64, bn_eps=eps)
+        self.conv3d_2c_3x3 = Unit3D(c64, c192, (3, 3, 3), bn_eps=eps)
         self.maxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.mixed_3b = Mixed(*_MIXED["mixed_3b"], eps)
-        self.mixed_3c = Mixed(*_MIXED["mixed_3c"], eps)
+        mixed = _mixed_widths(d)
+        self.mixed_3b = Mixed(*mixed["mixed_3b"], eps)
+        self.mixed_3c = Mixed(*mixed["mixed_3c"], eps)
         self.maxPool3d_4a_3x3 = MaxPool3dSame((3, 3, 3), (2, 2, 2))
-        self.mixed_4b = Mixed(*_MIXED["mixed_4b"], eps)
-        self.mixed_4c = Mixed(*_MIXED["mixed_4c"], eps)
-        self.mixed_4d = Mixed(*_MIXED["mixed_4d"], eps)
-        self.mixed_4e = Mixed(*_MIXED["mixed_4e"], eps)
-        self.mixed_4f = Mixed(*_MIXED["mixed_4f"], eps)
+        self.mixed_4b = Mixed(*mixed["mixed_4b"], eps)
+        self.mixed_4c = Mixed(*mixed["mixed_4c"], eps)
+        self.mixed_4d = Mixed(*mixed["mixed_4d"], eps)
+        self.mixed_4e = Mixed(*mixed["mixed_4e"], eps)
+        self.mixed_4f = Mixed(*mixed["mixed_4f"], eps)
         self.maxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
-        self.mixed_5b = Mixed(*_MIXED["mixed_5b"], eps)
-        self.mixed_5c = Mixed(*_MIXED["mixed_5c"], eps)
+        self.mixed_5b = Mixed(*mixed["mixed_5b"], eps)
+        self.mixed_5c = Mixed(*mixed["mixed_5c"], eps)
         self.avg_pool = nn.AvgPool3d((2, 7, 7), (1, 1, 1))
         self.conv3d_0c_1x1 = Unit3D(1024, config.num_classes, logits=True)
 

@@ -24,9 +24,13 @@ class VGGishConfig:
     embedding_dim: int = 128
     postprocess: bool = False  # UnAV-100 / video_features: no PCA, no quantisation
     pca_clip: float = 2.0  # VGGish's QUANTIZE_MIN/MAX_VAL = -2 / +2
+    # 1 = the published network (the only size with public weights). N > 1 divides every conv and
+    # hidden width by N and keeps the embedding_dim output: tests of the extractors' plumbing use
+    # seeded random weights of ~1 MB instead of 288 MB (the 4096-wide layers are 67 M parameters).
+    width_divisor: int = 1
 
 
-def _vgg_features() -> nn.Sequential:
+def _vgg_features(divisor: int = 1) -> nn.Sequential:
     # conv64, pool, conv128, pool, conv256 x2, pool, conv512 x2, pool (indices match the checkpoint)
     layers: list[nn.Module] = []
     in_ch = 1
@@ -34,8 +38,9 @@ def _vgg_features() -> nn.Sequential:
         if item == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            layers += [nn.Conv2d(in_ch, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-            in_ch = int(item)
+            width = max(int(item) // divisor, 1)
+            layers += [nn.Conv2d(in_ch, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            in_ch = width
     return nn.Sequential(*layers)
 
 
@@ -45,13 +50,17 @@ class VGGish(nn.Module):
     def __init__(self, config: VGGishConfig = VGGishConfig()) -> None:
         super().__init__()
         self.config = config
-        self.features = _vgg_features()
+        d = config.width_divisor
+        if d < 1:
+            raise ValueError(f"width_divisor must be >= 1, got {d}")
+        self.features = _vgg_features(d)
+        hidden = max(4096 // d, 1)
         self.embeddings = nn.Sequential(
-            nn.Linear(512 * 6 * 4, 4096),
+            nn.Linear(max(512 // d, 1) * 6 * 4, hidden),
             nn.ReLU(inplace=True),
-            nn.Linear(4096, 4096),
+            nn.Linear(hidden, hidden),
             nn.ReLU(inplace=True),
-            nn.Linear(4096, config.embedding_dim),
+            nn.Linear(hidden, config.embedding_dim),
             nn.ReLU(inplace=True),  # the released features are taken after this last ReLU
         )
 
