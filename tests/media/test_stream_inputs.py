@@ -115,14 +115,16 @@ def _piped(monkeypatch, capsys, args: list[str], data: bytes | None, hold_open: 
         returned = threading.Event()
 
         def feed() -> None:
-            with os.fdopen(write_fd, "wb") as pipe:
-                try:
-                    pipe.write(data[: len(data) // 2] if hold_open else data)
-                    pipe.flush()
-                except BrokenPipeError:  # the reader stopped early (an error it reports)
-                    return
+            view = memoryview(data[: len(data) // 2] if hold_open else data)
+            try:
+                while view:
+                    view = view[os.write(write_fd, view):]
                 if hold_open:
                     returned.wait(300)
+            except BrokenPipeError:  # the reader stopped early (an error it reports)
+                pass
+            finally:
+                os.close(write_fd)
 
         stdin, feeder = open(read_fd, "r"), threading.Thread(target=feed, daemon=True)  # noqa: SIM115
         feeder.start()
