@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # coalesce loads torch: only share_extractor needs it, so a worker whose job
-    from .coalesce import CoalescedModule, Coalescer  # needs no torch starts in a fraction of the time
+# coalesce loads torch: only share_extractor needs it (imported there), so a batch worker whose
+# job needs no torch starts in a fraction of the time.
+if TYPE_CHECKING:
+    from .coalesce import CoalescedModule, Coalescer
 
 __all__ = ["InFlightCounter", "share_extractor", "run_in_flight"]
 
