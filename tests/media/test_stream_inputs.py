@@ -58,6 +58,20 @@ def media(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
+def file_run(media):
+    """``locate(file)`` of each prepared file, run once per module: the reference the stream
+    runs are compared with (several tests compare with the same file)."""
+    runs: dict[str, object] = {}
+
+    def result(kind: str):  # noqa: ANN202
+        if kind not in runs:
+            runs[kind] = locate(media[kind], device="cpu")
+        return runs[kind]
+
+    return result
+
+
+@pytest.fixture(scope="module")
 def server(media):
     files = {p.name: p.read_bytes() for p in media.values()}
     with StreamServer(files) as srv:
@@ -80,16 +94,16 @@ def test_urls_and_stdin_are_streams_never_paths():
     assert not is_stream("clip.mp4") and not is_stream(Path("-")) and not is_stream("C:/videos/a.mp4")
 
 
-def test_url_gives_the_events_of_the_file(server, media):
-    want = locate(media["mp4"], device="cpu")
+def test_url_gives_the_events_of_the_file(server, media, file_run):
+    want = file_run("mp4")
     got = locate(server.url("demo1.mp4"), device="cpu")
     assert got.video == server.url("demo1.mp4")  # as given: not mangled into http:/...
     assert_same_events(_events(got), _events(want))
     assert abs(got.duration - want.duration) < 0.1 and got.warnings == {}
 
 
-def test_mpegts_url_gives_the_events_of_the_ts_file(server, media):
-    want = locate(media["ts"], device="cpu")
+def test_mpegts_url_gives_the_events_of_the_ts_file(server, media, file_run):
+    want = file_run("ts")
     got = locate(server.url("demo1.ts"), device="cpu")
     assert want.events, "the demo file must have events for this comparison to mean anything"
     assert_same_events(_events(got), _events(want))
@@ -143,8 +157,8 @@ def _piped(monkeypatch, capsys, args: list[str], data: bytes | None, hold_open: 
 
 
 @pytest.mark.parametrize("kind", ["ts", "mp4", "mkv", "fmp4", "flv"])
-def test_pipe_gives_the_events_of_the_file(media, kind, monkeypatch, capsys):
-    want = locate(media[kind], device="cpu")
+def test_pipe_gives_the_events_of_the_file(media, file_run, kind, monkeypatch, capsys):
+    want = file_run(kind)
     rc, out, err = _piped(monkeypatch, capsys, ["-f", "json", "-q", "--device", "cpu"], media[kind].read_bytes())
     assert rc == 0, err
     got = json.loads(out)
@@ -152,9 +166,9 @@ def test_pipe_gives_the_events_of_the_file(media, kind, monkeypatch, capsys):
     assert_same_events([(e["label"], e["start"], e["end"]) for e in got["events"]], _events(want))
 
 
-def test_a_fresh_process_reads_the_video_on_its_standard_input(media):
+def test_a_fresh_process_reads_the_video_on_its_standard_input(media, file_run):
     """`avlocate run - < demo1.ts` as a shell runs it: a new interpreter's own stdin."""
-    want = locate(media["ts"], device="cpu")
+    want = file_run("ts")
     proc = _cli(["-", "-f", "json", "-q", "--device", "cpu"], stdin=media["ts"])
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
@@ -209,12 +223,12 @@ def test_stream_without_audio_is_a_warning(server, capsys):
     assert json.loads(out)["warnings"] == {"audio": "missing"}
 
 
-def test_dropped_connection_keeps_the_events_so_far_and_says_it_ended_early(server, media, capsys):
+def test_dropped_connection_keeps_the_events_so_far_and_says_it_ended_early(server, media, file_run, capsys):
     rc, out, err = main(["run", server.url("drop/demo1.ts"), "-f", "json", "--device", "cpu"]), *capsys.readouterr()
     assert rc == StreamEndedEarlyError.exit_code
     result = json.loads(out)
     assert "ended early" in result["warnings"]["stream"]
-    assert result["duration"] < locate(media["ts"], device="cpu").duration - 1
+    assert result["duration"] < file_run("ts").duration - 1
     assert "warning" in err and "ended early" in err
 
 
@@ -261,7 +275,7 @@ def test_batch_list_file_records_each_failure_and_goes_on(server, media, tmp_pat
     assert len(bad) == 3
 
 
-def test_stalled_pipe_ends_after_the_stall_timeout_with_the_events_so_far(media, monkeypatch, capsys):
+def test_stalled_pipe_ends_after_the_stall_timeout_with_the_events_so_far(media, file_run, monkeypatch, capsys):
     data = remux_to_ts(DEMO, media["ts"].parent / "demo1x2.ts", repeat=2).read_bytes()
     rc, out, err = _piped(monkeypatch, capsys, ["-f", "json", "--device", "cpu", "-q", "--stall-timeout", "2"], data,
                           hold_open=True)
@@ -269,7 +283,7 @@ def test_stalled_pipe_ends_after_the_stall_timeout_with_the_events_so_far(media,
     result = json.loads(out)
     assert "no data on standard input for 2 s" in result["warnings"]["stream"]
     assert result["events"], "the events of the half that arrived are written"
-    assert result["duration"] < locate(media["ts"], device="cpu").duration * 2 - 5
+    assert result["duration"] < file_run("ts").duration * 2 - 5
 
 
 def test_redteam_silent_pipe_from_the_start_is_10(monkeypatch, capsys):
