@@ -22,6 +22,7 @@ from avlocate.errors import (ConnectionRefusedError_, MediaError, NoVideoStreamE
                              StreamEndedEarlyError, UnknownHostError)
 from avlocate.media.source import is_stream, read_list
 from avlocate.pipeline import locate
+from avlocate.results import Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stream_fixtures.py
 from stream_fixtures import StreamServer, free_port, moov_at_end, remux, remux_to_ts  # noqa: E402
@@ -61,9 +62,9 @@ def media(tmp_path_factory) -> dict[str, Path]:
 def file_run(media):
     """``locate(file)`` of each prepared file, run once per module: the reference the stream
     runs are compared with (several tests compare with the same file)."""
-    runs: dict[str, object] = {}
+    runs: dict[str, Result] = {}
 
-    def result(kind: str):  # noqa: ANN202
+    def result(kind: str) -> Result:
         if kind not in runs:
             runs[kind] = locate(media[kind], device="cpu")
         return runs[kind]
