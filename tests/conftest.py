@@ -131,18 +131,3 @@ def reference_arithmetic(reference_dir: Path):
     # Such a machine is held to the reference README's acceptance tolerances instead of bit identity.
     run.pinned = not _has_amx()  # type: ignore[attr-defined]
     return run
-
-
-@pytest.fixture(scope="session")
-def ave_random_weights(tmp_path_factory) -> Path:
-    """Seeded random VGG-19 (pool5) and VGGish weights under the names the vgg19-vggish extractor
-    looks up (point ``AVLOCATE_WEIGHTS`` at the folder)."""
-    from avlocate.features.vgg19_vggish import WEIGHT_FILES, VGG19Pool5
-    from avlocate.features.vggish.network import VGGish
-    from avlocate.weights.checkpoint import write_safetensors
-
-    d = tmp_path_factory.mktemp("ave_weights")
-    torch.manual_seed(0)
-    write_safetensors(VGG19Pool5().state_dict(), d / WEIGHT_FILES["vgg19"])
-    write_safetensors(VGGish().state_dict(), d / WEIGHT_FILES["vggish"])
-    return d

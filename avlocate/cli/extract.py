@@ -26,12 +26,11 @@ def extract_command(
     offline: bool = typer.Option(False, "--offline", help="Never download missing weights (as AVLOCATE_OFFLINE=1)."),
 ) -> None:
     """Extract features into the layouts the official training code reads (resumable)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from ..errors import EXIT_BATCH_FAILURES, UsageError, naming
+    from ..errors import EXIT_BATCH_FAILURES, UsageError
     from ..extraction.video import build_extractor
     from ..features.store import resolve_layout
     from ..extraction.folder import collect_videos, extract_many
+    from ..extraction.progress import ExtractProgress
 
     try:
         settings = json.loads(config) if config else {}
@@ -51,16 +50,8 @@ def extract_command(
             typer.echo(f"avlocate: {message}", err=True)
 
     show = sys.stderr.isatty() and not quiet
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), disable=not show, transient=True) as progress:
-        task = progress.add_task(f"extract ({ext.name}, {chosen})", total=total)
-
-        def done(status: str, record: dict) -> None:
-            progress.advance(task)
-            if status == "failed":
-                say(f"failed: {naming(record['video'], record['error'])}")
-
-        summary = extract_many(inputs, ext, output_dir, chosen, overwrite=overwrite, on_done=done)
+    with ExtractProgress(total, f"extract ({ext.name}, {chosen})", say, enabled=show, lines=False) as progress:
+        summary = extract_many(inputs, ext, output_dir, chosen, overwrite=overwrite, on_done=progress.done)
     for note in summary.notes:
         say(note)
     say(f"{summary.succeeded} extracted, {summary.failed} failed, {summary.skipped} already in {output_dir}")

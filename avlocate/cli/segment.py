@@ -59,6 +59,10 @@ def train_segment_command(
     restart: bool = typer.Option(False, "--restart",
                                  help="Ignore <out>/<name>.train-state.pt and train from the start (default: resume after its last epoch)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    extract_only: bool = typer.Option(False, "--extract-only",
+                                      help="With --dataset: pull the data set (avsgn: and extract its CLIP/CLAP features, resumably), print its folder, stop."),
+    extract_config: Optional[str] = typer.Option(None, "--extract-config",
+                                                 help="With --dataset and avsgn: clip-clap extractor settings as JSON (default device: --device's)."),
 ) -> None:
     """Train a segment-level head (VSCG / AVSGN, fully or weakly supervised) on AVE-format features."""
     from ..pipeline.models import resolve_device
@@ -73,13 +77,24 @@ def train_segment_command(
     if dataset is not None:
         if data is not None:
             raise UsageError("--dataset brings its own data folder: drop --data")
-        from ..training.from_dataset import train_segment_on_dataset
+        from ..training.from_dataset import prepare_segment_features, train_segment_on_dataset
 
-        run = train_segment_on_dataset(head, dataset, out_dir, name, datasets_dir, timeout, cfg,
-                                       log=lambda m: typer.echo(m, err=True))
+        def say(message: str) -> None:
+            typer.echo(message, err=True)
+
+        ext_cfg = {"device": cfg.device, **_json_object(extract_config, "--extract-config")}
+        if extract_only:
+            _, _, folder = prepare_segment_features(head, dataset, datasets_dir, timeout, say,
+                                                    extractor_config=ext_cfg, progress=progress)
+            typer.echo(str(folder))
+            return
+        run = train_segment_on_dataset(head, dataset, out_dir, name, datasets_dir, timeout, cfg, log=say,
+                                       extractor_config=ext_cfg)
         typer.echo(f"test split of {dataset}:\n{run.table()}", err=True)
         typer.echo(str(run.card_path))
         return
+    if extract_only or extract_config is not None:
+        raise UsageError("--extract-only and --extract-config go with --dataset")
     if data is None or out_dir is None:
         raise UsageError("give --dataset NAME, or both --data and --out")
     result = train_segment(data, head, out_dir, name, cfg, log=lambda m: typer.echo(m, err=True))

@@ -147,9 +147,10 @@ _AVE = Dataset(
             )),
         "clip-clap": FeatureSet(
             name="clip-clap", format="clip-clap", extractor="clip-clap",
-            unavailable="no CLIP/CLAP features of AVE are published: pull the videos (`avlocate datasets pull ave "
-                        "--videos`), then extract them with `avlocate extract DIR/videos -e clip-clap --layout ave "
-                        "-o DIR` (DIR: `avlocate datasets path ave`)"),
+            unavailable="no CLIP/CLAP features of AVE are published: `avlocate train-segment --head avsgn --dataset "
+                        "ave --extract-only` pulls the videos and extracts them (resumable), or pull the videos "
+                        "(`avlocate datasets pull ave --videos`) and run `avlocate extract DIR/videos -e clip-clap "
+                        "--layout ave -o DIR` (DIR: `avlocate datasets path ave`)"),
     },
     default_features="vgg19-vggish",
     annotations_file="Annotations.txt",

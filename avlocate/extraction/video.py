@@ -6,7 +6,7 @@ from typing import Any
 
 from ..features.base import Extractor, media_request_for
 from ..features.store import resolve_layout, write_features
-from ..media import open_clip
+from ..media.source import open_input_clip
 from ..media.inputs import check_input
 from ..pipeline.models import build_configured
 from ..registry import EXTRACTORS
@@ -22,6 +22,7 @@ def extract_features(video: str | Path, extractor: Extractor, out_dir: str | Pat
     """Decode one video, extract, and write it in ``layout``; returns the sidecar."""
     layout = resolve_layout(extractor, layout)
     path = check_input(video)
-    vspec, aspec = media_request_for(extractor, path)
-    features = extractor.extract(open_clip(path, vspec, aspec))
+    # Opened once: the probe's findings go to the extractor's request, its container to decoding.
+    clip = open_input_clip(path, lambda info: media_request_for(extractor, info))
+    features = extractor.extract(clip)
     return write_features(features, out_dir, video_id or path.stem, extractor, layout, video=path)

@@ -92,13 +92,12 @@ class Extractor(ABC):
         """
 
 
-def media_request_for(extractor: Any, path: Any) -> tuple[Any, Any]:
-    """``extractor.media_request`` with the file's MediaInfo. Every built-in extractor takes it;
-    a plugin written against an older interface may take no argument, and still works."""
+def media_request_for(extractor: Any, info: Any) -> tuple[Any, Any]:
+    """``extractor.media_request`` with a file's MediaInfo (its probe, handed on). Every built-in
+    extractor takes it; a plugin written against an older interface may take no argument, and
+    still works."""
     import inspect
-
-    from ..media import probe
 
     if not inspect.signature(extractor.media_request).parameters:
         return extractor.media_request()
-    return extractor.media_request(probe(path))
+    return extractor.media_request(info)

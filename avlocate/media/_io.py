@@ -17,6 +17,10 @@ from ..errors import InputNotFoundError, MediaError
 #: the others come from PyAV's own checks (e.g. a resampler fed a frame it was not set up for).
 AV_ERRORS: tuple[type[BaseException], ...] = (av.error.FFmpegError, ValueError, RuntimeError, EOFError, OSError)
 
+#: The video decoder's threads: frame + slice threads, near PyAV's raw decode speed. Set by
+#: whoever opens the decoder first (the probe that keeps its container, or the decoding pass).
+DECODE_THREADS = "AUTO"
+
 _HINT_INCOMPLETE = "check that the file is complete and is a video or audio file"
 
 

@@ -18,11 +18,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import torch
 
 from ..errors import MediaError
-from ._io import check_path
-from .probe import MediaInfo, probe
+from ._io import check_path, open_input
+from .probe import MediaInfo, Probed, probe_open
 from .prefetch import DecodeStats, counted_chunks
 from .specs import AudioSpec, ClipChunk, VideoSpec
 from .video import frame_count, output_size
@@ -32,9 +33,11 @@ from .audio import sample_count
 class Clip:
     """An opened media file with the specs requested; stream it with :meth:`chunks`."""
 
-    def __init__(self, path: Path, info: MediaInfo, video: VideoSpec | None, audio: AudioSpec | None) -> None:
+    def __init__(self, path: Path, info: MediaInfo, video: VideoSpec | None, audio: AudioSpec | None,
+                 probed: Probed | None = None) -> None:
         self.path = path
         self.info = info
+        self._probed = probed  # the container the probe left open, for the first pass
         self.video = video
         self.audio = audio
         self.warnings: dict[str, str] = {}
@@ -72,6 +75,24 @@ class Clip:
         self._reset()
         return counted_chunks(self, frames_per_chunk, audio_chunk_seconds, self.stats, self.prefetch)
 
+    def open_container(self) -> tuple[av.container.InputContainer, list[av.Packet]]:
+        """The container a decoding pass reads, and the packets to decode before demuxing it: on
+        the first pass those the probe left (the file's one open), on any later one a new open."""
+        probed, self._probed = self._probed, None
+        container, head = probed.take() if probed is not None else (None, [])
+        return (container, head) if container is not None else (open_input(self.path), [])
+
+    def release(self) -> None:
+        """Close the container the probe left open (a decoder elsewhere opens the file itself)."""
+        probed, self._probed = self._probed, None
+        if probed is not None:
+            probed.close()
+
+    def __getstate__(self) -> dict:
+        # A decoding process or a Ray task gets the clip without the open container: it opens the
+        # file where it runs (an open container cannot travel).
+        return {**self.__dict__, "_probed": None}
+
     def read_all(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (N, H, W, 3) uint8, audio (M,) float32) of the whole clip: short clips only."""
         frames, audio = [], []
@@ -88,14 +109,26 @@ class Clip:
 
 
 def open_clip(path: str | os.PathLike[str], video: VideoSpec | None, audio: AudioSpec | None,
-              info: MediaInfo | None = None) -> Clip:
-    """Probe ``path`` (unless ``info``, its probe, is handed on) and check that it can serve the
-    requested specs (nothing decoded yet)."""
+              info: MediaInfo | None = None, probed: Probed | None = None) -> Clip:
+    """Open and probe ``path`` (unless ``probed``, a :func:`probe_open` of it, is handed on) and
+    check that it can serve the requested specs (nothing decoded yet). The file stays open for
+    the first pass of ``chunks()``: opened once. With ``info`` alone (a probe made elsewhere),
+    decoding opens the file."""
     if video is None and audio is None:
         raise ValueError("open_clip: request a VideoSpec, an AudioSpec or both")
     p = check_path(path)
-    if info is None:
-        info = probe(p)
+    if probed is None and info is None:
+        probed = probe_open(p)
+    try:
+        return _checked_clip(p, probed.info if probed is not None else info, video, audio, probed)
+    except BaseException:
+        if probed is not None:
+            probed.close()
+        raise
+
+
+def _checked_clip(p: Path, info: MediaInfo, video: VideoSpec | None, audio: AudioSpec | None,
+                  probed: Probed | None) -> Clip:
     if video is not None and not info.has_video:
         raise MediaError(
             f"{p}: has no video stream (audio only); audio-visual events need pictures too: "
@@ -103,7 +136,7 @@ def open_clip(path: str | os.PathLike[str], video: VideoSpec | None, audio: Audi
         )
     if info.duration <= 0:
         raise MediaError(f"{p}: duration is 0 s; the file holds no playable media")
-    clip = Clip(p, info, video, audio)
+    clip = Clip(p, info, video, audio, probed)
     if video is not None and min(clip.frame_size) < 1:
         raise MediaError(f"{p}: video stream reports no picture size; the file may be corrupt")
     return clip

@@ -1,7 +1,8 @@
 """Streams that can be read only once (a URL, standard input, a live camera): opened ONE time.
 
-A file is probed, closed, and reopened for decoding. A pipe or a live URL cannot be: what was
-read is gone, and a live stream never ends. So a stream is opened once, described from its
+A file is opened once too (probe.Probed), but its probe may read ahead (a first frame for the
+rotation, the whole file when it declares no duration). A pipe or a live URL cannot be read
+ahead so: what was read is gone, and a live stream never ends. So a stream is described from its
 header alone (no packet is consumed here: FFmpeg's own stream-info probing keeps the packets it
 read for the demuxer), and the same open container is then demuxed once, video and audio
 together, by the ordinary chunk pass (stream.py) of a :class:`OnePassClip`.
@@ -274,11 +275,11 @@ class OnePassClip(Clip):
         self.name = name
         self.path = name  # type: ignore[assignment]  # messages name the URL as given, never a mangled Path
 
-    def open_container(self) -> av.container.InputContainer:
+    def open_container(self) -> tuple[av.container.InputContainer, list[av.Packet]]:
         container, self._container = self._container, None
         if container is None:
             raise MediaError(f"{self.name}: a stream can be read only once")
-        return container
+        return container, []  # the header alone was read: no packet to replay
 
     def chunks(self, frames_per_chunk: int = 64, audio_chunk_seconds: float = 10.0) -> Iterator[ClipChunk]:
         from .prefetch import counted_chunks

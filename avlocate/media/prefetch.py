@@ -321,6 +321,10 @@ def counted_chunks(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float
         from ..errors import UsageError
 
         raise UsageError(f"prefetch mode {mode!r}: use one of {', '.join(known_modes())}")
+    if mode in _REGISTERED_MODES or mode == "process":
+        # Decoded in another process, which opens the file itself: the container the probe left
+        # open here is closed now, not held idle for the whole pass.
+        clip.release()
     if mode in _REGISTERED_MODES:
         return _REGISTERED_MODES[mode](clip, frames_per_chunk, audio_chunk_seconds, max(1, depth), stats)
     if mode == "process":

@@ -17,17 +17,20 @@ Conventions (shared with the decoder in clip.py, so that counts agree):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from ..errors import MediaError
-from ._io import AV_ERRORS, check_path, open_input, pick_streams, reason
+from ._io import AV_ERRORS, DECODE_THREADS, check_path, open_input, pick_streams, reason
 
 # Packets to read while looking for the first decodable video frame (rotation side data).
 _FIRST_FRAME_PACKET_LIMIT = 256
+# Packets (of both streams) the probe keeps for the decoder; beyond it the file is reopened to
+# decode (audio far ahead of the first picture), so that memory stays bounded.
+_HEAD_PACKET_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -54,15 +57,67 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     p = check_path(path)
     container = open_input(p)
     try:
-        return probe_container(container, p)
-    except AV_ERRORS as exc:
-        raise MediaError(f"{p}: not a readable video/audio file ({reason(exc)}); check that the file is complete") from exc
+        info, _ = _describe(container, p, keep=False)
+        return info
     finally:
         container.close()
 
 
-def probe_container(container: av.container.InputContainer, path: Path) -> MediaInfo:
-    """probe() on an open container. Reads packets (for rotation): reopen before decoding."""
+@dataclass
+class Probed:
+    """A file opened ONCE: what its probe found, and the container, ready for the decoder.
+
+    ``head`` holds the packets the probe read (to decode the first frame for the rotation), in
+    demux order; the decoder decodes them first and then demuxes on from where the probe
+    stopped, so every packet is read once and the file is not opened again. ``container`` is
+    None when the probe could not leave it so (it failed to read, read too far ahead, or measured a
+    file without a declared duration): the decoder then opens the file itself, as it did before.
+    """
+
+    info: MediaInfo
+    container: av.container.InputContainer | None
+    head: list[av.Packet] = field(default_factory=list)
+
+    def take(self) -> tuple[av.container.InputContainer | None, list[av.Packet]]:
+        """The container and its head packets, handed over once (the taker closes the container)."""
+        container, head = self.container, self.head
+        self.container, self.head = None, []
+        return container, head
+
+    def close(self) -> None:
+        container, _ = self.take()
+        if container is not None:
+            container.close()
+
+
+def probe_open(path: str | os.PathLike[str]) -> Probed:
+    """probe(), keeping the file open for the decoder (see :class:`Probed`): the one open of a file."""
+    p = check_path(path)
+    container = open_input(p)
+    try:
+        info, head = _describe(container, p, keep=True)
+    except BaseException:
+        container.close()
+        raise
+    if head is None:
+        container.close()
+        return Probed(info, None)
+    return Probed(info, container, head)
+
+
+def _describe(container: av.container.InputContainer, path: Path, keep: bool
+              ) -> tuple[MediaInfo, list[av.Packet] | None]:
+    """probe_container(), raising MediaError for anything PyAV raises."""
+    try:
+        return probe_container(container, path, keep)
+    except AV_ERRORS as exc:
+        raise MediaError(f"{path}: not a readable video/audio file ({reason(exc)}); check that the file is complete") from exc
+
+
+def probe_container(container: av.container.InputContainer, path: Path, keep: bool = False
+                    ) -> tuple[MediaInfo, list[av.Packet] | None]:
+    """The MediaInfo of an open container, and (``keep``) the packets read to find it, so that
+    decoding can go on from here: None when it cannot (see :class:`Probed`; always without ``keep``)."""
     video, audio = pick_streams(container)
     if video is None and audio is None:
         if len(container.streams.video) + len(container.streams.audio):
@@ -72,13 +127,21 @@ def probe_container(container: av.container.InputContainer, path: Path) -> Media
             )
         raise MediaError(f"{path}: has no audio or video stream; pass a video or audio file")
     t0 = clip_origin(container, video, audio)
-    duration = _duration(container, path, video, audio, t0)
+    scanned = _declared_end(container, video, audio, t0)
+    if scanned is None:
+        # No duration declared (a raw stream): measured by demuxing the whole file, in a container
+        # of its own. The decoder opens the file again after it: such a file is opened twice.
+        duration = float(_scan_end(path, video, audio) - t0)
+        keep = False
+    else:
+        duration = scanned
 
     width = height = rotation = 0
     fps: Fraction | None = None
     num_frames: int | None = None
+    head: list[av.Packet] | None = [] if keep else None
     if video is not None:
-        rotation = _rotation(container, video)
+        rotation, head = _rotation(container, video, audio if keep else None, keep)
         width, height = video.codec_context.width, video.codec_context.height
         if rotation in (90, 270):
             width, height = height, width
@@ -88,7 +151,7 @@ def probe_container(container: av.container.InputContainer, path: Path) -> Media
     if duration <= 0 and video is not None and fps:
         # A one-frame file without durations: one frame period is the best we know.
         duration = float(1 / fps)
-    return MediaInfo(
+    info = MediaInfo(
         path=str(path),
         container=container.format.name,
         duration=float(duration),
@@ -105,6 +168,7 @@ def probe_container(container: av.container.InputContainer, path: Path) -> Media
         sample_rate=int(audio.codec_context.sample_rate) if audio is not None else None,
         channels=int(audio.codec_context.channels) if audio is not None else None,
     )
+    return info, head
 
 
 def _seconds(value: int | None, time_base: Fraction | None) -> Fraction | None:
@@ -123,7 +187,8 @@ def clip_origin(container: av.container.InputContainer, *streams: av.stream.Stre
     return Fraction(0)
 
 
-def _duration(container: av.container.InputContainer, path: Path, video, audio, t0: Fraction) -> float:
+def _declared_end(container: av.container.InputContainer, video, audio, t0: Fraction) -> float | None:
+    """The duration the streams or the container declare, or None when neither declares one."""
     ends = []
     for s in (video, audio):
         if s is None:
@@ -137,7 +202,7 @@ def _duration(container: av.container.InputContainer, path: Path, video, audio, 
     if container.duration is not None and container.duration > 0:
         c_start = Fraction(container.start_time or 0, av.time_base)
         return float(Fraction(container.duration, av.time_base) + c_start - t0)
-    return float(_scan_end(path, video, audio) - t0)
+    return None
 
 
 def _scan_end(path: Path, video, audio) -> Fraction:
@@ -161,23 +226,46 @@ def _scan_end(path: Path, video, audio) -> Fraction:
     return end
 
 
-def _rotation(container: av.container.InputContainer, video) -> int:
-    """Clockwise display rotation, from the first frame's display matrix or the legacy tag."""
+def _rotation(container: av.container.InputContainer, video, audio=None, keep: bool = False  # noqa: ANN001
+              ) -> tuple[int, list[av.Packet] | None]:
+    """Clockwise display rotation, from the first frame's display matrix or the legacy tag; and
+    (``keep``) the packets of ``video`` and ``audio`` read meanwhile, with the video decoder
+    reset to decode them again (None when decoding cannot go on from here: see Probed)."""
     ccw = None
+    head: list[av.Packet] | None = [] if keep else None
+    if keep:
+        # This decoder goes on to decode the whole file (stream.py): its threads are set now,
+        # before it opens (PyAV refuses to change them later).
+        video.thread_type = DECODE_THREADS
+    streams = [s for s in (video, audio) if s is not None]
     try:
-        for i, packet in enumerate(container.demux(video)):
+        seen = 0
+        for packet in container.demux(streams):
+            if head is not None and packet.size:
+                # Not the empty packets PyAV adds at the end of the file to drain the decoders: the
+                # decoder's own demux, at the end already, adds them again after the head.
+                if len(head) >= _HEAD_PACKET_LIMIT:
+                    head = None  # far ahead: the decoder opens the file again (memory stays bounded)
+                else:
+                    head.append(packet)
+            if packet.stream is not video:
+                continue
             frames = packet.decode()
             if frames:
                 ccw = frames[0].rotation
                 break
-            if i >= _FIRST_FRAME_PACKET_LIMIT:
+            if seen >= _FIRST_FRAME_PACKET_LIMIT:
                 break
+            seen += 1
     except AV_ERRORS:
         ccw = None  # undecodable start: probe stays descriptive, decoding reports the error
+        head = None  # and decoding starts again from a fresh open, as before
+    if head is not None:
+        video.codec_context.flush_buffers()  # the head is decoded again, from its first packet
     if ccw:
-        return int(round(-ccw / 90.0)) * 90 % 360
+        return int(round(-ccw / 90.0)) * 90 % 360, head
     tag = video.metadata.get("rotate")
     try:
-        return int(round(float(tag) / 90.0)) * 90 % 360 if tag else 0
+        return (int(round(float(tag) / 90.0)) * 90 % 360 if tag else 0), head
     except ValueError:
-        return 0
+        return 0, head

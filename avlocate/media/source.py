@@ -2,8 +2,8 @@
 
 A URL is anything that starts with ``scheme://`` (http, https, rtsp, rtmp, srt, udp, ...: what
 the bundled FFmpeg reads). It is never turned into a Path: ``Path("http://h/x")`` would collapse
-the double slash into ``http:/h/x``. URLs and ``-`` are read in one pass (onepass.py); files are
-probed and then decoded as before.
+the double slash into ``http:/h/x``. Every input is opened once: URLs and ``-`` in one pass
+(onepass.py), files probed on the container that is then decoded (probe.Probed).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from .inputs import STDIN, is_list_file, is_stream, is_url, read_list  # noqa: F401 - re-exported
 from .clip import Clip, open_clip
-from .probe import MediaInfo, probe
+from .probe import MediaInfo, probe_open
 from .specs import AudioSpec, VideoSpec
 
 Request = Callable[[MediaInfo], "tuple[VideoSpec | None, AudioSpec | None]"]
@@ -23,13 +23,17 @@ def open_input_clip(name: str | os.PathLike[str], request: Request, stream_optio
                     stdin: BinaryIO | None = None) -> Clip:
     """A Clip of a file, URL or ``-``; ``request(info)`` gives the specs the consumer wants.
 
-    The one way in for an input: a file is probed once here and its findings handed on (to
-    ``request`` and to the Clip), then opened again only to decode; a URL or ``-`` is opened
-    once for both (onepass.py)."""
+    The one way in for an input: it is opened ONCE and probed there, and its findings are handed
+    on (to ``request`` and to the Clip) with the open container, which the first decoding pass
+    reads on from where the probe stopped (a file: probe.Probed; a URL or ``-``: onepass.py)."""
     if is_stream(name):
         from .onepass import open_stream_clip
 
         return open_stream_clip(str(name), request, stream_options, stdin)
-    info = probe(name)
-    vspec, aspec = request(info)
-    return open_clip(name, vspec, aspec, info=info)
+    probed = probe_open(name)
+    try:
+        vspec, aspec = request(probed.info)
+    except BaseException:
+        probed.close()
+        raise
+    return open_clip(name, vspec, aspec, probed=probed)

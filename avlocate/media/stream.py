@@ -22,6 +22,7 @@ no gap is filled with repeated frames, the duration becomes the end of the re-ba
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from fractions import Fraction
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import MediaError
-from ._io import AV_ERRORS, decode_failure, open_input, pick_streams, reason
+from ._io import AV_ERRORS, DECODE_THREADS, decode_failure, pick_streams, reason
 from .audio import AudioAssembler, sample_count
 from .probe import clip_origin
 from .specs import ClipChunk
@@ -106,18 +107,19 @@ def stream_chunks(clip: Clip, frames_per_chunk: int, audio_chunk_seconds: float)
     if frames_per_chunk < 1:
         raise ValueError(f"frames_per_chunk must be >= 1, got {frames_per_chunk}")
     path = clip.path
-    # A one-pass stream (onepass.OnePassClip) hands over the container it already opened.
-    opener = getattr(clip, "open_container", None)
-    container = opener() if opener is not None else open_input(path)
+    # The container the probe opened (a file's, or a one-pass stream's), with the packets it read
+    # already; a later pass over a file opens it again (Clip.open_container).
+    container, head = clip.open_container()
     try:
-        yield from _run(clip, container, frames_per_chunk, audio_chunk_seconds)
+        yield from _run(clip, container, head, frames_per_chunk, audio_chunk_seconds)
     except av.error.FFmpegError as exc:  # e.g. swscale refusing a frame: still one line, no traceback
         raise MediaError(f"{path}: decoding failed ({reason(exc)}); check that the file plays in a media player") from exc
     finally:
         container.close()
 
 
-def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chunk_seconds: float) -> Iterator[ClipChunk]:
+def _run(clip: Clip, container: av.container.InputContainer, head: list[av.Packet], fpc: int,
+         audio_chunk_seconds: float) -> Iterator[ClipChunk]:
     info, path = clip.info, clip.path
     vstream, astream = pick_streams(container)
     use_video = clip.video is not None
@@ -132,7 +134,8 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
 
     streams = []
     if use_video:
-        vstream.thread_type = "AUTO"  # frame + slice threads: near PyAV's raw decode speed
+        if not vstream.codec_context.is_open:  # else the probe that read the head set it
+            vstream.thread_type = DECODE_THREADS
         streams.append(vstream)
         rate = clip.video.rate
         selector = GridSelector(rate, frame_count(declared, rate))
@@ -198,7 +201,10 @@ def _run(clip: Clip, container: av.container.InputContainer, fpc: int, audio_chu
                 after_jumps()
             asm.add(f)
 
-    packets = container.demux(streams) if streams else iter(())
+    # The packets the probe read first (those of the streams used), then on from where it stopped.
+    used = {s.index for s in streams}
+    packets = itertools.chain((p for p in head if p.stream_index in used), container.demux(streams)) if streams \
+        else iter(())
     while True:
         try:
             packet = next(packets)

@@ -37,7 +37,8 @@ def locate_with(loaded: LoadedModel, video: str | Path) -> Result:
     """The events of one video file, URL or ``-`` with ``loaded`` (its options included).
 
     ``features`` option: reuse features written by ``avlocate extract`` when they are there.
-    A URL or ``-`` is read in one pass (media/source.py), a file probed once then decoded.
+    Every input is opened once (media/source.py): a URL or ``-`` read in one pass, a file probed
+    on the container its decoding then reads on.
     """
     from ..media.source import is_stream, open_input_clip
     from ..media.onepass import StreamOptions
@@ -56,7 +57,10 @@ def locate_with(loaded: LoadedModel, video: str | Path) -> Result:
     duration = features.timeline.duration if features is not None else None
     if features is None:  # nothing stored for this video (or no --features): decode
         clip = open_input_clip(path, loaded.extractor.media_request, StreamOptions(stall_timeout=opts.stall_timeout))
-        features = loaded.extractor.extract(clip)  # decoding streams inside extraction, ahead of it
+        try:
+            features = loaded.extractor.extract(clip)  # decoding streams inside extraction, ahead of it
+        finally:
+            clip.release()  # the file's container, if extraction failed before decoding took it
         duration = clip.duration
         stats = clip.stats
     t1 = time.perf_counter()

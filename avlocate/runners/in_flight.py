@@ -12,9 +12,12 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .coalesce import CoalescedModule, Coalescer
+# coalesce loads torch: only share_extractor needs it (imported there), so a batch worker whose
+# job needs no torch starts in a fraction of the time.
+if TYPE_CHECKING:
+    from .coalesce import CoalescedModule, Coalescer
 
 __all__ = ["InFlightCounter", "share_extractor", "run_in_flight"]
 
@@ -51,6 +54,8 @@ class _Target:
 def share_extractor(extractor: Any, counter: InFlightCounter, max_wait_s: float = 0.1,
                     min_wait_s: float = 0.005) -> dict[str, Coalescer]:
     """Wrap ``extractor``'s networks once (idempotent); returns the coalescers by network name."""
+    from .coalesce import CoalescedModule
+
     target: _Target | None = getattr(extractor, "_avlocate_in_flight", None)
     if target is not None:
         target.counter = counter

@@ -33,274 +33,26 @@ Not in the official loop, optional: bf16/fp16 autocast (``precision``), a prefet
 """
 from __future__ import annotations
 
-import contextlib
-import copy
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..datasets.unav import FEATURE_FORMATS, Item, class_names, load_annotations
-from ..errors import UsageError
-from ..heads.dense.losses import LossNormalizer, dense_losses, diou_1d
-from ..registry import HEADS
+from ..datasets.unav import FEATURE_FORMATS, class_names, load_annotations
+from ..weights.card import ModelCard
+from ..weights.store import save_weights, sha256_of
 from .checkpoint import fingerprint, load_state, save_state, state_path
+# The recipe and the step are re-exported: callers import the dense training from one module.
+from .dense_recipe import (PRECISIONS, DenseTrainConfig, ModelEma, build_head, param_groups,  # noqa: F401
+                           recipe, resolve_precision, warmup_cosine)
+from .dense_step import REG_LOSSES, DenseTrainer, batch_losses, dataset_loss, giou_1d, prepared_losses  # noqa: F401
 from .loader import (PrefetchLoader, PreparedBatch, collate, epoch_batches, load_training_items,  # noqa: F401
                      materialize, prepare_batch, snippet_targets, steps_per_epoch)
 from .progress import TrainProgress
-from ..weights.card import ModelCard
-from ..weights.store import save_weights
-
-
-@dataclass(frozen=True)
-class DenseTrainConfig:
-    """Defaults: the official UnAV recipe (avel_unav100.yaml); see :func:`recipe` per head."""
-
-    epochs: int = 40  # the config's "epochs": the loop trains epochs + warmup_epochs (official train.py)
-    warmup_epochs: int = 5
-    learning_rate: float = 1e-4
-    weight_decay: float = 1e-4
-    batch_size: int = 16
-    clip_grad_l2norm: float = 1.0
-    ema_decay: float = 0.999
-    init_loss_norm: float = 250.0
-    loss_norm_momentum: float = 0.9
-    reg_loss: str = "diou"  # "diou" (official UnAV/CCNet code) or "giou" (papers)
-    guidance: bool = False  # ESG-Net's L_mcls
-    crop_ratio: tuple[float, float] | None = (0.9, 1.0)
-    trunc_thresh: float = 0.5
-    eta_min: float = 1e-8
-    seed: int = 1234567891  # official init_rand_seed
-    max_steps: int | None = None  # stop early (tests, demos)
-
-    @property
-    def total_epochs(self) -> int:
-        """Epochs trained: the official loop runs ``epochs + warmup_epochs`` and its cosine ends there."""
-        return self.epochs + self.warmup_epochs
-
-
-def recipe(head: str, **overrides: Any) -> DenseTrainConfig:
-    """The published training settings of ``head``."""
-    base = {
-        "unav": {},
-        "ccnet": {},  # CCNet paper: 40 epochs, batch 16, Adam(W) lr 1e-4, wd 1e-4 (as UnAV)
-        # ESG-Net paper Sec. IV-A: 40 epochs, warm-up 5, batch 9, lr 1e-3, wd 1e-4; GIoU; L_mcls.
-        # No code: we read "40 epochs, warm-up 5" as the UnAV code it builds on does (40 + 5 trained).
-        "esgnet": {"batch_size": 9, "learning_rate": 1e-3, "reg_loss": "giou", "guidance": True},
-    }
-    if head not in base:
-        raise ValueError(f"no training recipe for head {head!r}")
-    return replace(DenseTrainConfig(**base[head]), **overrides)
-
-
-def giou_1d(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """1 - IoU + (enclosing - union) / enclosing of (start, end) distance pairs (M, 2)."""
-    inter = torch.minimum(pred[:, 0], target[:, 0]) + torch.minimum(pred[:, 1], target[:, 1])
-    union = pred.sum(1) + target.sum(1) - inter
-    enclosing = torch.maximum(pred[:, 0], target[:, 0]) + torch.maximum(pred[:, 1], target[:, 1])
-    iou = inter / union.clamp(min=eps)
-    return 1.0 - iou + (enclosing - union) / enclosing.clamp(min=eps)
-
-
-REG_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"diou": diou_1d, "giou": giou_1d}
-
-
-def build_head(head: str, fmt: str, num_classes: int, visual_dim: int | None = None, audio_dim: int | None = None,
-               **overrides: Any) -> nn.Module:
-    """A head at its paper setting for ``fmt`` (I3D+VGGish defaults or the ONE-PEACE preset)."""
-    cls = HEADS.get(head)
-    cfg_cls = cls.config_class
-    cfg = cfg_cls.onepeace() if fmt == "onepeace" else cfg_cls()
-    dims = FEATURE_FORMATS[fmt]["dims"]
-    cfg = cfg.replace(num_classes=num_classes, input_dim_visual=visual_dim or dims[0],
-                      input_dim_audio=audio_dim or dims[1], **overrides)
-    return cls(cfg)
-
-
-def batch_losses(head: nn.Module, items: list[Item], cfg: DenseTrainConfig, normalizer: LossNormalizer
-                 ) -> dict[str, torch.Tensor]:
-    """Losses of one batch of (already cropped) videos, updating ``normalizer``."""
-    batch = prepare_batch(items, head.cfg, cfg.guidance).to(next(head.parameters()).device)
-    return prepared_losses(head, batch, cfg, normalizer)
-
-
-def prepared_losses(head: nn.Module, batch: PreparedBatch, cfg: DenseTrainConfig, normalizer: LossNormalizer,
-                    autocast: Any = None) -> dict[str, torch.Tensor]:
-    """The official ``losses()`` (+ ESG-Net's L_mcls) of a prepared batch; the forward runs under
-    ``autocast`` when given, the losses always in float32."""
-    with autocast if autocast is not None else contextlib.nullcontext():
-        out = head(batch.visual, batch.audio, batch.mask)
-    logits = [x.float() for x in out.logits]
-    offsets = [x.float() for x in out.offsets]
-    if sum(x.shape[1] for x in logits) != batch.cls_targets.shape[1]:
-        raise ValueError("the head's pyramid does not match the targets' points (num_levels / max_stride)")
-    losses = dense_losses(logits, offsets, out.masks, batch.cls_targets, batch.reg_targets, normalizer,
-                          reg_loss=REG_LOSSES[cfg.reg_loss])
-    if cfg.guidance:
-        from ..heads.dense.esgnet import guidance_loss
-
-        if autocast is not None:
-            out.aux = {k: [x.float() for x in v] for k, v in out.aux.items()}
-        # ESG-Net only (no official code): L = L_cls + L_reg + L_mcls (paper Eq. 13), the rest as UnAV
-        losses["mcls_loss"] = guidance_loss(out, batch.snippet_targets, tuple(head.cfg.guidance_weights))
-        losses["final_loss"] = losses["final_loss"] + losses["mcls_loss"]
-    return losses
-
-
-@torch.no_grad()
-def dataset_loss(head: nn.Module, items: list[Any], cfg: DenseTrainConfig, batch_size: int = 8) -> float:
-    """Mean final loss over ``items`` (eval mode, no crops), each batch normalised by its own
-    positive count, so that values before and after training compare (the EMA normaliser drifts)."""
-    was_training = head.training
-    head.eval()
-    total, n = 0.0, 0
-    for first in range(0, len(items), batch_size):
-        batch = [it for it in map(materialize, items[first:first + batch_size])
-                 if it.visual.shape[0] <= head.cfg.max_seq_len]
-        if batch:
-            total += float(batch_losses(head, batch, cfg, LossNormalizer(momentum=0.0))["final_loss"]) * len(batch)
-            n += len(batch)
-    head.train(was_training)
-    return total / max(n, 1)
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Decay conv / linear weights only (biases, norms, level scales, adjacencies: none).
-
-    Official ``make_optimizer``: weights of Linear / Conv1d / MaskedConv1D decay; biases, LayerNorm
-    weights, Scale and AffineDropPath scales do not; each group sorted by parameter name."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    decay: dict[str, nn.Parameter] = {}
-    for module in model.modules():
-        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)) and module.weight.requires_grad:
-            decay[names[id(module.weight)]] = module.weight
-    rest = {n: p for n, p in model.named_parameters() if n not in decay and p.requires_grad}
-    return [{"params": [decay[n] for n in sorted(decay)], "weight_decay": weight_decay},
-            {"params": [rest[n] for n in sorted(rest)], "weight_decay": 0.0}]
-
-
-def warmup_cosine(step: int, warmup: int, total: int, base_lr: float, eta_min: float) -> float:
-    """Multiplier of base_lr at iteration ``step`` (0-based), the official
-    LinearWarmupCosineAnnealingLR (warm-up start 0): ``step / (warmup - 1)`` while step < warmup
-    (the base rate is reached at warmup - 1 and used again at warmup), then the cosine from the base
-    rate at ``warmup`` to ``eta_min`` at ``total``."""
-    if step < warmup:
-        return step / max(1, warmup - 1)
-    progress = (step - warmup) / max(1, total - warmup)
-    return (eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * min(progress, 1.0)))) / base_lr
-
-
-class ModelEma:
-    """Exponential moving average of every floating-point entry of the state dict (official
-    ``ModelEma``: ``e = decay * e + (1 - decay) * w`` after every optimizer step)."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.module = copy.deepcopy(model).eval()
-        self.decay = decay
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        ours = self.module.state_dict()
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                ours[k].copy_(self.decay * ours[k] + (1.0 - self.decay) * v.detach())
-            else:
-                ours[k].copy_(v)
-
-
-PRECISIONS = ("fp32", "bf16", "fp16", "auto")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 on a GPU that supports it, else fp32 (the official recipe is fp32)."""
-    if precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    cuda = device.type == "cuda"
-    if precision == "auto":
-        return "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
-    if precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
-        raise UsageError("--precision bf16: this GPU does not support bfloat16; use fp16 or fp32")
-    if precision == "fp16" and not cuda:
-        raise UsageError("--precision fp16 needs a CUDA GPU (it relies on loss scaling there); use bf16 or fp32")
-    return precision
-
-
-class DenseTrainer:
-    """The optimisation state of one run and its iteration, in the official order.
-
-    ``steps_per_epoch`` sizes the schedule (warm-up ``warmup_epochs`` epochs, cosine to the end of
-    ``epochs + warmup_epochs`` epochs). ``step(batch)`` runs one iteration; ``state_dict`` /
-    ``load_state_dict`` carry everything a resumed run needs.
-    """
-
-    def __init__(self, head: nn.Module, cfg: DenseTrainConfig, steps_per_epoch: int, precision: str = "fp32") -> None:
-        self.head, self.cfg = head, cfg
-        self.device = next(head.parameters()).device
-        self.precision = resolve_precision(precision, self.device)
-        self.warmup = cfg.warmup_epochs * steps_per_epoch
-        self.total = cfg.total_epochs * steps_per_epoch
-        self.opt = torch.optim.AdamW(param_groups(head, cfg.weight_decay), lr=cfg.learning_rate)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda k: warmup_cosine(k, self.warmup, self.total, cfg.learning_rate, cfg.eta_min))
-        self.ema = ModelEma(head, cfg.ema_decay)
-        self.normalizer = LossNormalizer(cfg.init_loss_norm, cfg.loss_norm_momentum)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-        self.steps = 0
-        self.last_grad_norm: float | None = None  # total L2 norm before clipping, last step
-
-    def autocast(self) -> Any:
-        if self.precision == "fp32":
-            return None
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
-
-    def lr(self) -> list[float]:
-        """Learning rate of each parameter group (decayed, not decayed) for the next step."""
-        return [float(g["lr"]) for g in self.opt.param_groups]
-
-    def step(self, batch: PreparedBatch) -> dict[str, float]:
-        self.head.train()
-        self.opt.zero_grad(set_to_none=True)
-        losses = prepared_losses(self.head, batch, self.cfg, self.normalizer, self.autocast())
-        loss = losses["final_loss"]
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.opt)
-        else:
-            loss.backward()
-        if self.cfg.clip_grad_l2norm > 0:
-            self.last_grad_norm = float(nn.utils.clip_grad_norm_(self.head.parameters(), self.cfg.clip_grad_l2norm))
-        if self.scaler is not None:
-            self.scaler.step(self.opt)
-            self.scaler.update()
-        else:
-            self.opt.step()
-        self.sched.step()
-        self.ema.update(self.head)
-        self.steps += 1
-        return {k: float(v.detach()) for k, v in losses.items()}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"head": self.head.state_dict(), "ema": self.ema.module.state_dict(), "optimizer": self.opt.state_dict(),
-                "scheduler": self.sched.state_dict(), "loss_normalizer": self.normalizer.value, "steps": self.steps,
-                "scaler": self.scaler.state_dict() if self.scaler is not None else None}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.head.load_state_dict(state["head"])
-        self.ema.module.load_state_dict(state["ema"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
-        self.normalizer.value = float(state["loss_normalizer"])
-        self.steps = int(state["steps"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
 
 
 @dataclass
@@ -448,7 +200,7 @@ def train(head: str, annotations: Path, features: Path, out_dir: Path, name: str
     ema, history = train_head(model, items, cfg, log, state_file=state_file, resume=resume, precision=precision,
                               progress=progress, prefetch=prefetch, on_epoch_end=on_epoch_end, stats=stats,
                               fingerprint_of={"head_name": head, "format": fmt, "subset": subset,
-                                              "classes": classes, "annotations": _sha256(Path(annotations))})
+                                              "classes": classes, "annotations": sha256_of(Path(annotations))})
     after = dataset_loss(model, items, cfg) if measure_loss else None
     provenance = {"trained_by": "avlocate train", "head": head, "data": str(annotations), "subset": subset,
                   "feature_format": fmt, "train_config": asdict(cfg), "steps": int(stats.get("steps_total", 0)),
@@ -463,9 +215,3 @@ def train(head: str, annotations: Path, features: Path, out_dir: Path, name: str
             f"{stats['precision']}); waiting for data {100 * share:.1f} % of the time")
     return TrainResult(weights, card, history, ema.module, model, before, after,
                        int(stats.get("start_epoch", 0)), share)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()

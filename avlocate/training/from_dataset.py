@@ -8,6 +8,10 @@ accuracy for AVE), and write the model under the head's name into ``$AVLOCATE_HO
 ``avlocate run --model NAME`` finds it. The card records the data set (every file's source,
 check and sha256), avlocate's commit, the measured numbers and the paper's.
 
+AVSGN's CLIP/CLAP features of AVE are published nowhere: before training they are extracted from
+the AVE videos into the data set's folder, resumably (:mod:`avlocate.extraction.ave_dataset`),
+and the card records what extracted them.
+
 The paper's numbers (:data:`PAPER`) are copied from the papers in ``../shared/papers/``; a
 column a paper does not report is ``None`` and printed as "-".
 """
@@ -23,7 +27,7 @@ from ..datasets.fetch import dataset_dir, pull, read_record
 from ..datasets.registry import Dataset, FeatureSet, get
 from ..datasets.unav import FEATURE_FORMATS, DatasetError
 from ..datasets.verify import verify
-from ..errors import UsageError
+from ..errors import AvlocateError, UsageError
 
 TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -173,19 +177,17 @@ def train_dense_on_dataset(head: str, dataset: str = "unav100", features: str | 
 
 def train_segment_on_dataset(head: str, dataset: str = "ave", out_dir: Path | None = None, name: str | None = None,
                              directory: Path | str | None = None, timeout: float = 30.0, config: Any = None,
-                             log: Callable[[str], None] = print) -> DatasetRun:
-    """Pull, train a segment head, evaluate its test accuracy, install as ``name`` (default: the head's)."""
-    from ..weights.card import ModelCard
-    from .segment import LAYOUT, evaluate_segment, train_segment
+                             log: Callable[[str], None] = print, extractor: Any = None,
+                             extractor_config: dict[str, Any] | None = None) -> DatasetRun:
+    """Pull, train a segment head, evaluate its test accuracy, install as ``name`` (default: the head's).
 
-    if head not in LAYOUT:
-        raise UsageError(f"unknown segment model {head!r}; choose from {', '.join(LAYOUT)}")
-    ds = get(dataset)
-    if ds.kind != "segments":
-        raise UsageError(f"data set {dataset} is dense: `avlocate train --head esgnet|unav|ccnet --dataset {dataset}`")
-    if LAYOUT[head] == "clip-clap":
-        _prepare_clip_clap(ds, dataset_dir(dataset, directory), directory, timeout, log)
-    ds, fs, folder = ensure_dataset(dataset, LAYOUT[head], directory, timeout, log)
+    AVSGN's clip-clap features are extracted from the videos first (:func:`prepare_segment_features`;
+    ``extractor``/``extractor_config`` as there)."""
+    from ..weights.card import ModelCard
+    from .segment import evaluate_segment, train_segment
+
+    ds, fs, folder = prepare_segment_features(head, dataset, directory, timeout, log, extractor, extractor_config,
+                                              getattr(config, "progress", None) if config is not None else None)
     out_dir = Path(out_dir) if out_dir is not None else _default_out()
     res = train_segment(folder / fs.folder, head, out_dir, name or head, config, log=log)
     device = getattr(config, "device", "cpu") if config is not None else "cpu"
@@ -194,49 +196,59 @@ def train_segment_on_dataset(head: str, dataset: str = "ave", out_dir: Path | No
                 "val_accuracy": res.val_accuracy}
     paper = PAPER.get((head, fs.name))
     card = ModelCard.load(res.card_path)
-    card.provenance = {**card.provenance, "dataset": _dataset_provenance(ds, fs, folder),
+    provenance = _dataset_provenance(ds, fs, folder)
+    extraction = _extraction_provenance(folder, fs)
+    if extraction is not None:
+        provenance["extraction"] = extraction
+    card.provenance = {**card.provenance, "dataset": provenance,
                        "avlocate": avlocate_commit(), "evaluation": measured,
                        "paper": paper or "no published number for this head and these features"}
     card.save(res.card_path)
     return DatasetRun(res.card_path, measured, paper)
 
 
-def _prepare_clip_clap(ds: Dataset, folder: Path, directory: Path | str | None, timeout: float,
-                       log: Callable[[str], None]) -> None:
-    """AVSGN's features exist nowhere: pull the annotations and the videos, and say how to extract
-    them (``avlocate extract``, resumable); once extracted, write the label-text embeddings of the
-    data's classes (``label_text.h5``) with the same extractor."""
-    from ..datasets.ave import ANNOTATIONS, LAYOUTS
+def prepare_segment_features(head: str, dataset: str = "ave", directory: Path | str | None = None,
+                             timeout: float = 30.0, log: Callable[[str], None] = print, extractor: Any = None,
+                             extractor_config: dict[str, Any] | None = None,
+                             progress: bool | None = None) -> tuple[Dataset, FeatureSet, Path]:
+    """The data set of a segment head, pulled and verified; for AVSGN (clip-clap, published
+    nowhere) with its features extracted from the videos first, resumably, and the label-text
+    embeddings written (:func:`avlocate.extraction.ave_dataset.prepare_clip_clap`).
 
-    spec = LAYOUTS["clip-clap"]
-    if (folder / spec["visual"]).is_file() and (folder / spec["audio"]).is_file():
-        if not (folder / spec["text"]).is_file():
-            write_label_text(folder)
-        return
-    if ds.videos is not None and not (folder / ds.videos.dest).is_dir():
-        log(f"pulling the {ds.title} videos into {folder}")
-        pull(ds.name, None, True, directory, None, timeout, log)
-    videos = folder / (ds.videos.dest if ds.videos is not None else "videos")
-    raise DatasetError(f"{ds.title} has no published CLIP/CLAP features; the videos are in {videos}: extract them "
-                       f"with `avlocate extract {videos} -e clip-clap --layout ave -o {folder}` (its "
-                       f"{ANNOTATIONS} sets the row order), then run this command again")
+    ``extractor``: a built clip-clap extractor (Python callers, tests); default: the registered
+    one with ``extractor_config``, built only when something is left to extract. ``progress``: the
+    extraction's bar (None: on a terminal)."""
+    from .segment import LAYOUT
+
+    if head not in LAYOUT:
+        raise UsageError(f"unknown segment model {head!r}; choose from {', '.join(LAYOUT)}")
+    ds = get(dataset)
+    if ds.kind != "segments":
+        raise UsageError(f"data set {dataset} is dense: `avlocate train --head esgnet|unav|ccnet --dataset {dataset}`")
+    if LAYOUT[head] == "clip-clap":
+        from ..extraction.ave_dataset import build_clip_clap, prepare_clip_clap
+
+        build = extractor if extractor is not None else (lambda: build_clip_clap(extractor_config, log))
+        prepare_clip_clap(ds, dataset_dir(dataset, directory), directory, timeout, build, log, progress)
+    return ensure_dataset(dataset, LAYOUT[head], directory, timeout, log)
 
 
-def write_label_text(folder: Path) -> Path:
-    """``label_text.h5`` of the classes of ``folder/Annotations.txt`` (first-appearance order, as
-    :func:`avlocate.datasets.ave.class_list`), from the clip-clap extractor's text towers."""
-    import numpy as np
+def _extraction_provenance(folder: Path, fs: FeatureSet) -> dict[str, Any] | None:
+    """What made the features avlocate extracted itself (AVSGN's): the extractor, its settings and
+    weights, as the sidecar of the first annotated clip records them; None for downloaded ones
+    (VSCG's h5 files, beside which AVSGN's sidecars may lie in the same folder)."""
+    from ..datasets.ave import ANNOTATIONS, read_annotations
+    from ..features.store import read_sidecar
 
-    from ..datasets.ave import ANNOTATIONS, LAYOUTS, _h5py, class_list, read_annotations
-    from ..extraction.video import build_extractor
-
-    classes = class_list(read_annotations(folder / ANNOTATIONS))[:-1]
-    emb = build_extractor("clip-clap").label_text(classes)  # type: ignore[attr-defined]
-    path = folder / LAYOUTS["clip-clap"]["text"]
-    tmp = path.with_name(path.name + ".tmp")
-    with _h5py().File(tmp, "w") as f:
-        f.create_dataset("clip", data=np.asarray(emb.clip.detach().cpu(), dtype=np.float32))
-        f.create_dataset("clap", data=np.asarray(emb.clap.detach().cpu(), dtype=np.float32))
-        f.create_dataset("classes", data=[c.encode("utf-8") for c in classes])
-    tmp.replace(path)
-    return path
+    if fs.files:
+        return None
+    try:
+        first = read_annotations(folder / ANNOTATIONS)[0].video_id
+        side = read_sidecar(folder, first)
+    except (AvlocateError, OSError):
+        return None
+    if side["extractor"]["name"] != fs.extractor:
+        return None
+    return {"extractor": side["extractor"]["name"],
+            "config": side["extractor"].get("config", {}), "weights": side["provenance"].get("weights"),
+            "avlocate": side["provenance"].get("avlocate")}

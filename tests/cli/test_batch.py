@@ -18,13 +18,16 @@ def folder(tmp_path, repo_root, bad_inputs):
     return d
 
 
+SMALL = ("--model", "lite-demo")  # the batch's flow is tested, not the model (the default costs more per video)
+
+
 def _lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_batch_records_failures_and_resumes(cli, folder, tmp_path):
     out = tmp_path / "results.jsonl"
-    r = cli("batch", folder, "--out", out, "-q")
+    r = cli("batch", folder, "--out", out, "-q", *SMALL)
     assert r.code == 1  # some videos failed
     lines = _lines(out)
     names = [line["video"].rsplit("/", 1)[-1] for line in lines]
@@ -34,20 +37,20 @@ def test_batch_records_failures_and_resumes(cli, folder, tmp_path):
     assert by_name["c_empty.mp4"]["error_code"] == 4 and "\n" not in by_name["c_empty.mp4"]["error"]
 
     before = out.read_text()
-    r = cli("batch", folder, "--out", out, "-q")  # resume: nothing new to do
+    r = cli("batch", folder, "--out", out, "-q", *SMALL)  # resume: nothing new to do
     assert out.read_text() == before
 
-    r = cli("batch", folder, "--out", out, "-q", "--overwrite")
+    r = cli("batch", folder, "--out", out, "-q", "--overwrite", "--in-process", *SMALL)  # no second worker to start
     assert len(_lines(out)) == 4
 
 
 def test_torn_last_line_is_repaired(cli, folder, tmp_path):
     out = tmp_path / "results.jsonl"
-    cli("batch", folder, "--out", out, "-q")
+    cli("batch", folder, "--out", out, "-q", "--in-process", *SMALL)  # the lines to tear (no worker to start)
     lines = out.read_text().splitlines(keepends=True)
     out.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])  # killed mid-write
     assert len(_read_done(out)) == 2
-    cli("batch", folder, "--out", out, "-q")
+    cli("batch", folder, "--out", out, "-q", *SMALL)
     final = _lines(out)
     assert len(final) == 4 and len({d["video"] for d in final}) == 4
 

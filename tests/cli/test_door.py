@@ -141,26 +141,6 @@ def test_run_live_fetches_missing_weights_on_first_use_like_run(cli, tmp_path, m
         httpd.server_close()
 
 
-def test_a_file_is_probed_once_and_opened_once_more_to_decode(monkeypatch):
-    """One way in: with the default model a file is opened by PyAV twice per video — the probe
-    (its findings handed on to the extractor's request and the Clip), then the decode — where it
-    was three times before (a second probe inside open_clip). Counted, not mocked: av.open runs."""
-    import av
-
-    model = avlocate.load(device="cpu")
-    opened: list[str] = []
-    real_open = av.open
-
-    def counting_open(target, *args, **kwargs):  # noqa: ANN001, ANN202
-        opened.append(str(target))
-        return real_open(target, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", counting_open)
-    monkeypatch.setenv("AVLOCATE_PREFETCH", "thread")  # decoding in this process, where it is counted
-    result = model.locate(DEMOS[0])
-    assert result.events and opened == [str(DEMOS[0])] * 2, opened
-
-
 def test_batch_walks_its_folder_once(cli, tmp_path, monkeypatch):
     import shutil
 

@@ -3,9 +3,6 @@ compared with the JSON events of the same run."""
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 
 import opentimelineio as otio
 import pytest
@@ -37,8 +34,7 @@ def test_demo_in_the_editor_formats(cli, repo_root, tmp_path):
         [(round(e["start"] * 1000), round(e["end"] * 1000), e["label"]) for e in events]
 
 
-def test_tsv_on_stdout(repo_root):
-    proc = subprocess.run([sys.executable, "-m", "avlocate", "run", str(repo_root / "samples" / "demo1.mp4"), "-q",
-                           "-f", "tsv"], capture_output=True, text=True, timeout=300, env=os.environ)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[0] == "start\tend\ttext" and len(proc.stdout.splitlines()) > 1
+def test_tsv_on_stdout(cli, repo_root):
+    r = cli("run", repo_root / "samples" / "demo1.mp4", "-q", "-f", "tsv")
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0] == "start\tend\ttext" and len(r.out.splitlines()) > 1

@@ -86,19 +86,15 @@ def test_poisoned_output_from_an_old_run_is_not_trusted(cli, two_videos, tmp_pat
 
 # -- 2 and 18: a card given by path loads the weights beside it; train-demo's file modes ----------
 
-def test_card_by_path_uses_its_own_weights(tmp_path, repo_root):
-    import subprocess
-    import sys
-
+def test_card_by_path_uses_its_own_weights(cli, tmp_path, repo_root):
     td = tmp_path / "td1"
-    subprocess.run([sys.executable, "-m", "avlocate", "train-demo", "--head", "lite", "--out", str(td),
-                    "--videos", "4", "--epochs", "1"], check=True, capture_output=True)
-    r = subprocess.run([sys.executable, "-m", "avlocate", "run", str(repo_root / "samples" / "demo1.mp4"),
-                        "-m", str(td / "lite-demo.json"), "-q", "-f", "json"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    trained = cli("train-demo", "--head", "lite", "--out", td, "--videos", "4", "--epochs", "1")
+    assert trained.code == 0, trained.err
+    r = cli("run", repo_root / "samples" / "demo1.mp4", "-m", td / "lite-demo.json", "-q", "-f", "json")
+    assert r.code == 0, r.err
     from avlocate.weights.store import sha256_of
 
-    assert json.loads(r.stdout)["weights"] == f"lite-demo.safetensors@{sha256_of(td / 'lite-demo.safetensors')[:12]}"
+    assert r.json()["weights"] == f"lite-demo.safetensors@{sha256_of(td / 'lite-demo.safetensors')[:12]}"
     modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in td.iterdir()}
     assert modes[".safetensors"] == modes[".json"]
 

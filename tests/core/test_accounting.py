@@ -67,13 +67,14 @@ def test_batch_prints_the_throughput_line_of_the_videos_it_ran(cli, repo_root, t
     shutil.copy(repo_root / "samples" / "demo2.mp4", folder / "b.mp4")
     (folder / "c.mp4").write_text("not a video")
     out = tmp_path / "r.jsonl"
-    r = cli("batch", folder, "--out", out, "--model", "lite-demo")
+    r = cli("batch", folder, "--out", out, "--model", "lite-demo")  # the default: a worker process
     assert r.code == 1  # c.mp4 failed
     records = [json.loads(line) for line in out.read_text().splitlines()]
     frames = sum(rec["throughput"]["frames_decoded"] for rec in records if "error" not in rec)
     video_s = sum(rec["duration"] for rec in records if "error" not in rec)
     (line,) = [x for x in r.err.splitlines() if "real time" in x]
     assert line.startswith(f"avlocate: decoded {frames} frames") and f"{video_s:.1f} s of video" in line
-    again = cli("batch", folder, "--out", out, "--model", "lite-demo")  # nothing left to run
+    again = cli("batch", folder, "--out", out, "--model", "lite-demo", "--in-process")  # nothing left to run
     assert not [x for x in again.err.splitlines() if "real time" in x]
-    assert cli("batch", folder, "--out", out, "--model", "lite-demo", "--overwrite", "-q").err == ""
+    # quiet: the same, in-process (no second worker start-up; what is tested is the batch's own line)
+    assert cli("batch", folder, "--out", out, "--model", "lite-demo", "--in-process", "--overwrite", "-q").err == ""

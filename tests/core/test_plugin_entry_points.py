@@ -1,8 +1,10 @@
 """A third-party extractor arrives through the `avlocate.extractors` entry-point group.
 
 The venv is never changed: the tiny plugin is an importable module plus a ``.dist-info`` folder
-with ``entry_points.txt`` on a temporary PYTHONPATH, which is what `pip install` would create;
-avlocate then runs in a subprocess that sees it.
+with ``entry_points.txt`` on a temporary PYTHONPATH, which is what `pip install` would create.
+`avlocate models` runs in a fresh process that sees it; the other tests run the CLI in this
+process with the folder on ``sys.path`` and the registries as a fresh process has them (plugins
+not looked up yet), which saves a new interpreter's imports per test.
 """
 from __future__ import annotations
 
@@ -52,6 +54,25 @@ def run_avlocate(args: list[str], site: Path, extra_env: dict[str, str], repo_ro
 
 
 @pytest.fixture()
+def fresh_registries(monkeypatch):
+    """The registries as a new process has them: built-ins registered, entry points not read yet
+    (they are read on first lookup, from ``sys.path`` as it is then). Restored afterwards, and a
+    plugin module imported meanwhile is forgotten, so no other test sees it."""
+    from avlocate import registry
+
+    registry.EXTRACTORS.names()  # the built-ins (and any plugin of the venv, as a new process would)
+    for reg in (registry.EXTRACTORS, registry.HEADS, registry.IMPORTERS):
+        monkeypatch.setattr(reg, "_items", dict(reg._items))
+        monkeypatch.setattr(reg, "_plugins_loaded", False)
+        monkeypatch.setattr(reg, "plugin_errors", {})
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] in ("tinyplug", "tinyplug_not_there"):
+            del sys.modules[name]
+
+
+@pytest.fixture()
 def plugin_env(tmp_path, repo_root):
     site = make_site(tmp_path, "tinyplug", PLUGIN, {"tinyplug": "tinyplug:TinyExtractor",
                                                     "broken-plug": "tinyplug_not_there:Nothing"})
@@ -77,19 +98,23 @@ def test_plugin_is_listed_and_a_broken_one_reported(plugin_env, repo_root):
     assert "plugin extractor 'broken-plug' failed to load: ModuleNotFoundError" in r.stdout
 
 
-def test_plugin_is_invisible_without_its_distribution(repo_root, tmp_path):
-    r = run_avlocate(["models"], tmp_path, {"AVLOCATE_HOME": str(tmp_path / "home")}, repo_root)
-    assert r.returncode == 0 and "tinyplug" not in r.stdout
+def test_plugin_is_invisible_without_its_distribution(cli, fresh_registries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "home"))
+    r = cli("models")
+    assert r.code == 0 and "tinyplug" not in r.out
 
 
-def test_run_uses_the_plugin_extractor(plugin_env, repo_root):
+def test_run_uses_the_plugin_extractor(cli, fresh_registries, plugin_env, repo_root, monkeypatch):
     import avlocate
 
     site, env = plugin_env
+    monkeypatch.syspath_prepend(str(site))  # what PYTHONPATH=site gives a new process
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     video = repo_root / "samples" / "demo1.mp4"
-    r = run_avlocate(["run", str(video), "--model", "tinyplug-demo", "--device", "cpu", "-q"], site, env, repo_root)
-    assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout)
+    r = cli("run", video, "--model", "tinyplug-demo", "--device", "cpu", "-q")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
     assert data["extractor"] == "tinyplug" and data["model"] == "tinyplug-demo"
     assert data["warnings"].get("tinyplug") == "used"
     # same features as the bundled demo's extractor, so the same events

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -155,21 +154,23 @@ def _has_route(host: str) -> bool:
         return False
 
 
-def test_datasets_pull_unav100_without_a_route_fails_fast(tmp_path):
+def test_datasets_pull_unav100_without_a_route_fails_fast(tmp_path, monkeypatch, capsys):
     """Done-when: no route to the data hosts -> within 60 s, exit 8, one line naming the source and
     the manual way, nothing left behind. Skipped on a machine that can reach the host."""
     if _has_route("raw.githubusercontent.com"):
         pytest.skip("this machine reaches raw.githubusercontent.com: the test is for one without a route")
     home = tmp_path / "home"
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("AVLOCATE_DATASETS", "AVLOCATE_OFFLINE")}
-    env.update(AVLOCATE_HOME=str(home), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    monkeypatch.setenv("AVLOCATE_HOME", str(home))
+    for name in ("AVLOCATE_DATASETS", "AVLOCATE_OFFLINE"):  # the built-in table, online
+        monkeypatch.delenv(name, raising=False)
+    capsys.readouterr()
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "avlocate", "datasets", "pull", "unav100"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    code = main(["datasets", "pull", "unav100"])
     took = time.monotonic() - start
-    assert proc.returncode == 8, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
+    _, err = capsys.readouterr()
+    assert code == 8, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
     assert "raw.githubusercontent.com/ttgeng233/UnAV" in lines[0] and "--from DIR" in lines[0]
     assert took < 60
     assert not home.exists()

@@ -51,9 +51,15 @@ def test_truncated_faststart_keeps_what_decoded(bad_inputs):
 
 
 def test_file_broken_after_open_fails_cleanly_during_chunks(tmp_path):
+    """open_clip opens the file once and its first pass decodes that open file (issue #24); a later
+    pass opens the path again and finds the text that replaced it: a MediaError, no raw error."""
     path = make_video(tmp_path / "later.mp4", seconds=1.0)
     clip = open_clip(path, VideoSpec(fps=10), AudioSpec(16000))
-    path.write_text("replaced by text\n")
+    text = tmp_path / "text.tmp"
+    text.write_text("replaced by text\n")
+    text.replace(path)  # a new file under the old name; the open one is still the video
+    video, audio = clip.read_all()
+    assert video.shape[0] == 10 and audio.shape[0] == 16000 and clip.warnings == {}
     with pytest.raises(MediaError) as info:
         list(clip.chunks())
     _check_message(info.value, path)

@@ -57,7 +57,8 @@ def test_a_decoding_error_in_the_worker_is_raised_with_its_message(tmp_path, mod
         path = corpus.make_video(tmp_path / f"later_{m}.mp4", seconds=1.0)
         clip = open_clip(path, *SPECS)
         clip.prefetch = m
-        path.write_text("replaced by text\n")  # broken after open: the decoder meets it
+        list(clip.chunks())  # the first pass reads the container open_clip opened
+        path.write_text("replaced by text\n")  # broken after it: the next pass opens it again and meets it
         with pytest.raises(MediaError) as info:
             list(clip.chunks())
         messages[m] = str(info.value).replace(f"later_{m}", "later")

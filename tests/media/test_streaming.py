@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import math
 import tracemalloc
 
 import numpy as np
 import pytest
 
-import avlocate.media.stream as stream_mod
 from avlocate.media import AudioSpec, VideoSpec, open_clip
 
 from corpus import FAST, tone
 from avlocate.media import write_av
+
+probe_mod = importlib.import_module("avlocate.media.probe")  # the package binds `probe` to the function
 
 
 @pytest.fixture(scope="module")
@@ -53,33 +55,43 @@ class _CountingContainer:
 
 
 def test_one_demux_pass_over_both_streams_and_progressive_chunks(long_video, monkeypatch):
+    """The file is opened once (by open_clip's probe) and every packet is read once: the probe
+    reads a few (to decode the first frame), the decoding pass decodes those and demuxes the rest."""
+    import av
+
+    with av.open(str(long_video)) as c:
+        in_file = sum(1 for p in c.demux() if p.size)
     made: list[_CountingContainer] = []
-    real_open = stream_mod.open_input
+    real_open = probe_mod.open_input
 
     def counting_open(path):
         made.append(_CountingContainer(real_open(path)))
         return made[-1]
 
-    monkeypatch.setattr(stream_mod, "open_input", counting_open)
+    monkeypatch.setattr(probe_mod, "open_input", counting_open)
     clip = open_clip(long_video, VideoSpec(fps=25, shorter_side=60), AudioSpec(16000))
     clip.prefetch = "off"  # this test watches the demux pass itself, in this process
+    (container,) = made
+    read_by_probe = container.packets
+    assert 0 < read_by_probe < in_file / 4
     packets_at_chunk = []
     n_frames = n_audio = 0
     for chunk in clip.chunks(frames_per_chunk=32):
         assert chunk.frames.shape[0] <= 32
         assert chunk.first_frame == n_frames and chunk.first_sample == n_audio
-        packets_at_chunk.append(made[0].packets)
+        packets_at_chunk.append(container.packets)
         n_frames += chunk.frames.shape[0]
         n_audio += chunk.audio.shape[0]
     assert len(made) == 1
-    (container,) = made
-    assert len(container.demux_calls) == 1
-    assert container.demux_calls[0] == ["audio", "video"]
+    # the probe's demux and the decoding pass's, each over both streams
+    assert container.demux_calls == [["audio", "video"], ["audio", "video"]]
+    # the flush packets PyAV adds at the end (one per stream) aside, each packet was read once
+    assert container.packets - 2 == in_file
     # the first chunk arrived while most of the file was still unread
     assert packets_at_chunk[0] < container.packets / 4
     assert n_frames == 400 and n_audio == 16 * 16000
     # audio arrives interleaved with the frames, not all at the end
-    assert 0 < packets_at_chunk[0]
+    assert read_by_probe < packets_at_chunk[0]
 
 
 def test_peak_memory_is_bounded_by_the_chunk(long_video):
@@ -117,3 +129,24 @@ def test_bad_frames_per_chunk(long_video):
     clip = open_clip(long_video, VideoSpec(fps=25), None)
     with pytest.raises(ValueError):
         next(clip.chunks(frames_per_chunk=0))
+
+
+def test_a_file_the_probe_reads_to_its_end_is_still_opened_once(bad_inputs, monkeypatch):
+    """A one-frame file: its frame leaves the decoder only when it is drained at the end of the
+    file, so the probe reads the whole file; the decoding pass replays it from the same open."""
+    import av
+
+    opened = []
+    real_open = av.open
+
+    def counting_open(target, *args, **kwargs):
+        opened.append(str(target))
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    path = bad_inputs["one_frame"]
+    clip = open_clip(path, VideoSpec(fps=10), AudioSpec(16000))
+    video, audio = clip.read_all()
+    assert opened == [str(path)]
+    assert video.shape[0] == 1 and audio.shape[0] == round(clip.duration * 16000)
+    assert clip.warnings == {"audio": "missing"}

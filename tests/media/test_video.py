@@ -116,6 +116,32 @@ def test_rotation_metadata_is_applied(tmp_path, rotation, corner, shape):
     assert _red_corner(video[0]) == corner
 
 
+@pytest.mark.parametrize("rotation,corner", [(90, "top-right"), (270, "bottom-left")])
+def test_rotation_is_found_and_applied_by_one_open(tmp_path, monkeypatch, rotation, corner):
+    """open_clip opens the file once: the probe decodes the first frame for its display matrix on
+    the container the decoder then reads on (issue #24). 60 frames: the first decoded frame comes
+    well before the end even with 16 frame threads."""
+    import av
+
+    frame = np.zeros((32, 64, 3), np.uint8)
+    frame[:16, :16] = (255, 0, 0)
+    path = write_av(tmp_path / f"long_rot{rotation}.mp4", np.stack([frame] * 60), 10, rotation=rotation, options=FAST)
+    opened = []
+    real_open = av.open
+
+    def counting_open(target, *args, **kwargs):
+        opened.append(str(target))
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    clip = open_clip(path, VideoSpec(fps=10), None)
+    assert clip.info.rotation == rotation and (clip.info.width, clip.info.height) == (32, 64)
+    video, _ = clip.read_all()
+    assert opened == [str(path)]
+    assert video.shape == (60, 64, 32, 3)
+    assert {_red_corner(f) for f in video} == {corner}
+
+
 def test_rotation_with_resize_refers_to_the_upright_picture(tmp_path):
     path = _marker_file(tmp_path, 90)  # upright: 32 wide, 64 high
     video, _ = open_clip(path, VideoSpec(fps=10, shorter_side=16), None).read_all()
@@ -207,4 +233,4 @@ def test_legacy_rotate_tag_is_read_when_there_is_no_display_matrix():
 
     container = SimpleNamespace(demux=lambda stream: iter(()))
     for tag, expected in (("90", 90), ("-90", 270), ("180", 180), ("0", 0), ("bogus", 0)):
-        assert _rotation(container, SimpleNamespace(metadata={"rotate": tag})) == expected
+        assert _rotation(container, SimpleNamespace(metadata={"rotate": tag}))[0] == expected

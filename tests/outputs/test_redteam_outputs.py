@@ -30,7 +30,7 @@ from avlocate.outputs.report.names import unique_stems
 from avlocate.outputs.writers import EXTENSIONS, render
 from avlocate.results import Event, Result
 
-MODEL = "esgnet-demo"
+MODEL = "lite-demo"  # what is written is tested, not the model (the smallest demo model is the quickest)
 
 
 def _data_block(page: str) -> dict:

@@ -29,7 +29,11 @@ from avlocate.synth import make_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-OPTIONS = {"model": None, "device": "cpu", "threshold": None}  # None: the default model
+# The small bundled model: what is tested is the engine around it (a video of the default
+# model costs several times more on a CPU, in every actor and in the reference batch).
+OPTIONS = {"model": "lite-demo", "device": "cpu", "threshold": None}
+MODEL_ARGS = ["--model", "lite-demo"]
+SIZE = (160, 120)  # of the synthetic videos
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +54,13 @@ def ray_address() -> str:
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three short synthetic videos (test seeds 500+) and a text file named like a video."""
+    """Three short synthetic videos (test seeds 500+) and a text file named like a video; at
+    160x120 (a quarter of the default pixels, a quarter of the time to make them; each still has
+    its event)."""
     folder = tmp_path_factory.mktemp("ray") / "videos"
     folder.mkdir()
     for i in range(3):
-        make_video(folder / f"v{i}.mp4", seed=500 + i, duration=6.0)
+        make_video(folder / f"v{i}.mp4", seed=500 + i, duration=6.0, size=SIZE)
     (folder / "bad.mp4").write_text("this is not a video\n", encoding="utf-8")
     return folder
 
@@ -62,7 +68,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def local_records(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("local") / "local.jsonl"
-    run_batch(videos, out, OPTIONS)
+    run_batch(videos, out, OPTIONS, in_process=True)  # the local batch's own lines, no worker to start
     return _by_video(out)
 
 
@@ -193,7 +199,7 @@ def test_ray_decoding_brings_back_truncation_and_errors(ray_address, bad_inputs,
     messages = {}
     for mode in ("off", "ray"):
         path = tmp_path / f"later_{mode}.mp4"
-        make_video(path, seed=510, duration=6.0)
+        make_video(path, seed=510, duration=6.0, size=SIZE)
         clip = open_clip(path, *ray_prefetch_specs)
         clip.prefetch = mode
         path.write_text("replaced by text\n")  # broken after open: the decoder meets it
@@ -260,7 +266,7 @@ def test_a_video_that_kills_its_worker_becomes_an_error_line(ray_address, videos
 
 def test_cli_engine_ray(ray_address, videos, local_records, tmp_path, capsys) -> None:
     out = tmp_path / "cli.jsonl"
-    assert main(["batch", str(videos), "--out", str(out), "--engine", "ray"]) == EXIT_BATCH_FAILURES
+    assert main(["batch", str(videos), "--out", str(out), "--engine", "ray", *MODEL_ARGS]) == EXIT_BATCH_FAILURES
     assert "3 done, 1 failed" in capsys.readouterr().err
     records = _by_video(out)
     assert {v: r["events"] for v, r in records.items()} == {v: r["events"] for v, r in local_records.items()}
@@ -284,7 +290,7 @@ def test_cli_in_a_fresh_process(where, ray_address, videos, local_records, tmp_p
     # loaded 2-core machine took over the 120 s once assumed here). HANG_GUARD_S only stops a
     # real hang, far beyond any load seen.
     done = subprocess.run([sys.executable, "-m", "avlocate", "batch", str(folder), "--out", str(out),
-                           "--engine", "ray", *extra, "-q"],
+                           "--engine", "ray", *MODEL_ARGS, *extra, "-q"],
                           capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=REPO, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     [record] = _lines(out)

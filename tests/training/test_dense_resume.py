@@ -13,7 +13,9 @@ from avlocate.training.dense import DenseTrainer, recipe, resolve_precision, tra
 from avlocate.training.loader import PrefetchLoader, epoch_batches, load_training_items, prepare_batch
 
 # drop path on: the resumed run must also restore the torch random state to match
-SMALL = dict(max_seq_len=32, embed_dim=16, num_heads=2, head_dim=16, drop_path=0.1)
+# 3 pyramid levels (the paper's 6 add time, not coverage: resuming restores whatever the net holds)
+SMALL = dict(max_seq_len=32, embed_dim=16, num_heads=2, head_dim=16, drop_path=0.1, num_downsample=2,
+             regression_ranges=((0, 4), (4, 8), (8, 10000)))
 RECIPE = dict(epochs=2, warmup_epochs=1, batch_size=4, learning_rate=1e-3, ema_decay=0.9)  # 3 epochs x 2 steps
 
 

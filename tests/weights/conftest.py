@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -154,3 +161,76 @@ def drive(tmp_path_factory, monkeypatch):
     yield host
     httpd.shutdown()
     httpd.server_close()
+
+
+def _clear_env(monkeypatch, *names: str) -> None:
+    for name in names:
+        monkeypatch.setenv(name, "")  # first set: monkeypatch then restores the absence too
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def unset_env(monkeypatch):
+    """``unset_env(*names)``: those variables are absent for this test and restored after it, also
+    when the code under test sets them in-process (`run --offline` sets AVLOCATE_OFFLINE; a bare
+    ``monkeypatch.delenv`` of an unset name records nothing to undo)."""
+    return lambda *names: _clear_env(monkeypatch, *names)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty $AVLOCATE_HOME in tmp_path, no weights folder, no user torch.hub copy, online."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("AVLOCATE_HOME", str(h))
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no user torch.hub copy is reused
+    _clear_env(monkeypatch, "AVLOCATE_OFFLINE")  # also undoes a `run --offline` of a test
+    return h
+
+
+@pytest.fixture
+def manifest(tmp_path, monkeypatch):
+    """``manifest(files=..., models=...)`` writes a weights manifest into tmp_path and points
+    AVLOCATE_MANIFEST at it; returns its path."""
+
+    def write(files: dict | None = None, models: dict | None = None) -> Path:
+        path = tmp_path / "manifest.json"
+        path.write_text(json.dumps({"models": models or {}, "files": files or {}}))
+        monkeypatch.setenv("AVLOCATE_MANIFEST", str(path))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def source_copy(tmp_path_factory) -> Path:
+    """A copy of what a build reads (a build writes build/ and egg-info beside its sources)."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "avlocate", src / "avlocate", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return src
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory, source_copy) -> Path:
+    """avlocate's wheel, built once per session (test_wheel.py and the torch-range check read it)."""
+    out = tmp_path_factory.mktemp("dist")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                        str(source_copy)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    (whl,) = out.glob("avlocate-*.whl")
+    return whl
+
+
+@pytest.fixture(scope="session")
+def i3d_rgb_state() -> dict:
+    """A seeded random I3D (rgb) state dict in video_features' layout, built once: the real
+    architecture that the pull tests convert (51 MB; VGGish's 288 MB is not what they test)."""
+    import torch
+
+    from avlocate.features.i3d import I3D, I3DConfig
+
+    torch.manual_seed(3)
+    return I3D(I3DConfig(modality="rgb")).state_dict()
+

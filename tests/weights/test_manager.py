@@ -25,25 +25,11 @@ def server(tmp_path):
     httpd.shutdown()
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("AVLOCATE_HOME", str(h))
-    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path / "nothing-here"))
-    return h
-
-
-def _manifest(tmp_path, monkeypatch, files):
-    p = tmp_path / "manifest.json"
-    p.write_text(json.dumps({"models": {}, "files": files}))
-    monkeypatch.setenv("AVLOCATE_MANIFEST", str(p))
-
-
-def test_pull_pins_on_first_download_and_verify_catches_tampering(cli, tmp_path, monkeypatch, server, home):
+def test_pull_pins_on_first_download_and_verify_catches_tampering(cli, tmp_path, manifest, server, home):
     root, url = server
     payload = b"weights bytes " * 1000
     (root / "w.bin").write_bytes(payload)
-    _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors", "url": f"{url}/w.bin", "sha256": None}})
+    manifest({"thing": {"file": "thing.safetensors", "url": f"{url}/w.bin", "sha256": None}})
     r = cli("weights", "pull", "thing")
     assert r.code == 0, r.err
     assert (home / "thing.safetensors").read_bytes() == payload
@@ -58,17 +44,17 @@ def test_pull_pins_on_first_download_and_verify_catches_tampering(cli, tmp_path,
     assert r.code == 0 and r.out.strip() == str(home / "thing.safetensors")
 
 
-def test_pull_refuses_a_wrong_hash_and_keeps_nothing(cli, tmp_path, monkeypatch, server, home):
+def test_pull_refuses_a_wrong_hash_and_keeps_nothing(cli, tmp_path, manifest, server, home):
     root, url = server
     (root / "w.bin").write_bytes(b"evil")
-    _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors", "url": f"{url}/w.bin", "sha256": "0" * 64}})
+    manifest({"thing": {"file": "thing.safetensors", "url": f"{url}/w.bin", "sha256": "0" * 64}})
     r = cli("weights", "pull", "thing")
     assert r.code == 5 and "expected" in r.err and r.err.count("\n") == 1
     assert not (home / "thing.safetensors").exists()
 
 
-def test_unreachable_url_fails_fast_with_the_offline_code(cli, tmp_path, monkeypatch, home):
-    _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors", "url": "http://127.0.0.1:9/w.bin", "import": "vggish"}})
+def test_unreachable_url_fails_fast_with_the_offline_code(cli, tmp_path, manifest, home):
+    manifest({"thing": {"file": "thing.safetensors", "url": "http://127.0.0.1:9/w.bin", "import": "vggish"}})
     t0 = time.monotonic()
     r = cli("weights", "pull", "thing", "--timeout", "3")
     assert r.code == 8 and "--from vggish" in r.err and r.err.count("\n") == 1
@@ -84,19 +70,18 @@ def test_no_url_and_missing_path_name_the_file_and_the_command(cli, home):
     assert r.code == 0 and "raft-sintel" in r.out and "lite-demo" in r.out
 
 
-def test_import_as_a_manifest_name_pins_the_file(cli, tmp_path, home):
-    from avlocate.features.vggish.network import VGGish
-
-    torch.manual_seed(0)
-    torch.save(VGGish().state_dict(), tmp_path / "vggish.pth")
-    r = cli("weights", "import", tmp_path / "vggish.pth", "--as", "vggish")
+def test_import_as_a_manifest_name_pins_the_file(cli, tmp_path, home, i3d_rgb_state):
+    """`--as NAME` imports with that manifest entry's converter (I3D's, a real layout smaller than
+    VGGish's) and pins the file, so `weights verify` checks it."""
+    torch.save(i3d_rgb_state, tmp_path / "i3d_rgb.pt")
+    r = cli("weights", "import", tmp_path / "i3d_rgb.pt", "--as", "i3d-rgb")
     assert r.code == 0, r.err
-    assert (home / "vggish.safetensors").is_file()
-    r = cli("weights", "verify", "vggish")
+    assert (home / "i3d_rgb.safetensors").is_file()
+    r = cli("weights", "verify", "i3d-rgb")
     assert r.code == 0 and r.out.startswith("ok")
 
 
-def test_a_partial_download_never_becomes_a_cached_file(cli, tmp_path, monkeypatch, home):
+def test_a_partial_download_never_becomes_a_cached_file(cli, tmp_path, manifest, home):
     """The server promises 100000 bytes and hangs up after 10 (every time): one-line offline error,
     no installed file."""
     class Liar(http.server.BaseHTTPRequestHandler):
@@ -114,7 +99,7 @@ def test_a_partial_download_never_becomes_a_cached_file(cli, tmp_path, monkeypat
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        _manifest(tmp_path, monkeypatch, {"thing": {"file": "thing.safetensors",
+        manifest({"thing": {"file": "thing.safetensors",
                                                     "url": f"http://127.0.0.1:{httpd.server_address[1]}/w"}})
         r = cli("weights", "pull", "thing", "--timeout", "5")
     finally:

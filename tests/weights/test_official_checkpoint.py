@@ -21,14 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 UNAV_ID = "1qiC2osEaBSH8HFvF0WY_535F21CM3JXj"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("AVLOCATE_HOME", str(h))
-    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path / "nothing-here"))
-    return h
-
-
 def _leftovers(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix != ".lock") \
         if folder.exists() else []
@@ -42,12 +34,6 @@ def _official_unav_pth_tar(reference_dir: Path, out: Path) -> dict:
     ema = {f"module.{k}": v + 0.01 * torch.randn_like(v) for k, v in state.items()}
     torch.save({"epoch": 7, "state_dict": {f"module.{k}": v for k, v in state.items()}, "state_dict_ema": ema}, out)
     return json.loads((small / "config.json").read_text())
-
-
-def _manifest(tmp_path: Path, monkeypatch, models: dict) -> None:
-    p = tmp_path / "manifest.json"
-    p.write_text(json.dumps({"models": models, "files": {}}))
-    monkeypatch.setenv("AVLOCATE_MANIFEST", str(p))
 
 
 def _unav_entry(tmp_path: Path, reference_dir: Path, drive) -> tuple[dict, list[str]]:  # noqa: ANN001
@@ -66,7 +52,7 @@ def _unav_entry(tmp_path: Path, reference_dir: Path, drive) -> tuple[dict, list[
     return entry, classes
 
 
-def test_official_checkpoint_unav_fetch_convert_pin_and_find_events(cli, tmp_path, monkeypatch, drive, home,
+def test_official_checkpoint_unav_fetch_convert_pin_and_find_events(cli, tmp_path, manifest, monkeypatch, drive, home,
                                                                      reference_dir):
     from avlocate.features.base import Features
     from avlocate.pipeline.models import LoadedModel
@@ -75,7 +61,7 @@ def test_official_checkpoint_unav_fetch_convert_pin_and_find_events(cli, tmp_pat
     from avlocate.weights.store import load_card, load_state_dict
 
     entry, classes = _unav_entry(tmp_path, reference_dir, drive)
-    _manifest(tmp_path, monkeypatch, {"unav": entry})
+    manifest(models={"unav": entry})
     r = cli("weights", "pull", "unav", "--classes", str(tmp_path / "classes.txt"))
     assert r.code == 0, r.err
     card_path = home / "unav.json"
@@ -104,9 +90,9 @@ def test_official_checkpoint_unav_fetch_convert_pin_and_find_events(cli, tmp_pat
     assert events and all(e.label in classes and 0 <= e.start <= e.end <= duration for e in events)
 
 
-def test_official_checkpoint_pin_refuses_a_changed_upstream(cli, tmp_path, monkeypatch, drive, home, reference_dir):
+def test_official_checkpoint_pin_refuses_a_changed_upstream(cli, tmp_path, manifest, monkeypatch, drive, home, reference_dir):
     entry, _ = _unav_entry(tmp_path, reference_dir, drive)
-    _manifest(tmp_path, monkeypatch, {"unav": entry})
+    manifest(models={"unav": entry})
     home.mkdir(parents=True)
     (home / "pins.json").write_text(json.dumps({"unav_official.pth.tar": "ab" * 32}))
     r = cli("weights", "pull", "unav", "--classes", str(tmp_path / "classes.txt"))
@@ -115,11 +101,11 @@ def test_official_checkpoint_pin_refuses_a_changed_upstream(cli, tmp_path, monke
 
 
 @pytest.mark.parametrize("mode", ["quota", "page-attachment"])
-def test_official_checkpoint_refused_by_drive_is_one_line_and_nothing_is_left(cli, tmp_path, monkeypatch, drive,
+def test_official_checkpoint_refused_by_drive_is_one_line_and_nothing_is_left(cli, tmp_path, manifest, monkeypatch, drive,
                                                                                 home, reference_dir, mode):
     entry, _ = _unav_entry(tmp_path, reference_dir, drive)
     drive.files[UNAV_ID].mode = mode
-    _manifest(tmp_path, monkeypatch, {"unav": entry})
+    manifest(models={"unav": entry})
     r = cli("weights", "pull", "unav", "--classes", str(tmp_path / "classes.txt"))
     assert r.code == 8, r.err
     line = r.err.strip()
@@ -181,7 +167,7 @@ def _pickled_vscg_under(module_name: str, reference_dir: Path, out: Path) -> dic
     return state
 
 
-def test_official_checkpoint_vscg_from_the_git_host_under_a_historical_module_path(cli, tmp_path, monkeypatch,
+def test_official_checkpoint_vscg_from_the_git_host_under_a_historical_module_path(cli, tmp_path, manifest, monkeypatch,
                                                                                     file_host, home, reference_dir):
     """The first copy's state is not VSCG's (refused, never pinned); the second one is taken."""
     bad = tmp_path / "GTM3_295_fully7970.pt"
@@ -198,7 +184,7 @@ def test_official_checkpoint_vscg_from_the_git_host_under_a_historical_module_pa
     file_host.files[path] = ckpt.read_bytes()
     classes = [f"ave {i}" for i in range(28)]
     (tmp_path / "ave.txt").write_text("\n".join(classes) + "\n")
-    _manifest(tmp_path, monkeypatch, {"vscg": {
+    manifest(models={"vscg": {
         "head": "vscg", "extractor": "vgg19-vggish", "file": "vscg.safetensors", "import": "official-vscg",
         "sources": [{"source": f"{file_host.url}/{bad_path}", "check": f"git-blob-sha1:{blob_of(bad)}",
                      "upstream": "GTM3_295_fully7970.pt"},
@@ -288,56 +274,74 @@ def _run(args: list[str], env: dict[str, str], cwd: Path, stdin=None) -> tuple[s
     return p, time.monotonic() - t0
 
 
-@pytest.mark.parametrize("command", ["run", "batch", "live"])
-def test_official_checkpoint_first_use_without_a_route_fails_fast_naming_the_source(tmp_path, unused_port, command):
+@pytest.fixture
+def shipped_manifest_online(tmp_path, monkeypatch, unset_env) -> None:
+    """The shipped manifest, no offline switch, nothing installed, cwd in tmp_path."""
+    unset_env("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "AVLOCATE_MANIFEST")
+    monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AVLOCATE_WEIGHTS", str(tmp_path / "none"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_official_checkpoint_first_use_without_a_route_fails_fast_naming_the_source(cli, tmp_path, unused_port,
+                                                                                    monkeypatch, shipped_manifest_online,
+                                                                                    command):
     """The shipped manifest, Drive unreachable (nothing listens where its traffic goes), no
     offline switch: exit 8, one stderr line naming the official source, nothing left."""
-    env = {k: v for k, v in os.environ.items() if k not in ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE",
-                                                            "TRANSFORMERS_OFFLINE", "AVLOCATE_MANIFEST")}
-    env.update(PYTHONPATH=str(REPO), AVLOCATE_HOME=str(tmp_path / "home"), AVLOCATE_WEIGHTS=str(tmp_path / "none"),
-               AVLOCATE_DRIVE_ENDPOINT=f"http://127.0.0.1:{unused_port}")
+    monkeypatch.setenv("AVLOCATE_DRIVE_ENDPOINT", f"http://127.0.0.1:{unused_port}")
     out = tmp_path / "X.jsonl"
-    stdin = None
-    if command == "live":  # `avlocate run - --live --model unav < stream.ts`
-        sys.path.insert(0, str(REPO / "tests"))
-        from stream_fixtures import remux_to_ts
-
-        ts = tmp_path.parent / f"{tmp_path.name}-stream.ts"
-        remux_to_ts(REPO / "samples" / "demo1.mp4", ts)
-        stdin = open(ts, "rb")  # noqa: SIM115 - closed below
-        args = ["run", "-", "--live", "--model", "unav"]
-    else:
-        args = ["run", str(REPO / "samples" / "demo1.mp4"), "--model", "unav"] if command == "run" else \
-            ["batch", str(REPO / "samples"), "--out", str(out), "--model", "unav"]
-    try:
-        p, took = _run(args, env, tmp_path, stdin)
-    finally:
-        if stdin is not None:
-            stdin.close()
-            ts.unlink()
-    assert p.returncode == 8, p.stderr
+    args = ["run", REPO / "samples" / "demo1.mp4", "--model", "unav"] if command == "run" else \
+        ["batch", REPO / "samples", "--out", out, "--model", "unav"]
+    t0 = time.monotonic()
+    r = cli(*args)
+    took = time.monotonic() - t0
+    assert r.code == 8, r.err
     assert took < 60
-    lines = p.stderr.strip().splitlines()
+    lines = r.err.strip().splitlines()
     assert len(lines) == 1 and UNAV_ID in lines[0] and "Google Drive" in lines[0]
     assert not (tmp_path / "home").exists() and not out.exists()
     assert sorted(x.name for x in tmp_path.iterdir()) == []
 
 
+def test_official_checkpoint_first_use_without_a_route_fails_fast_naming_the_source_live(tmp_path, unused_port):
+    """The same for `avlocate run - --live --model unav < stream.ts`, in a fresh process whose
+    stdin is the stream (a real redirect, as a user's shell gives it)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE",
+                                                            "TRANSFORMERS_OFFLINE", "AVLOCATE_MANIFEST")}
+    env.update(PYTHONPATH=str(REPO), AVLOCATE_HOME=str(tmp_path / "home"), AVLOCATE_WEIGHTS=str(tmp_path / "none"),
+               AVLOCATE_DRIVE_ENDPOINT=f"http://127.0.0.1:{unused_port}")
+    sys.path.insert(0, str(REPO / "tests"))
+    from stream_fixtures import remux_to_ts
+
+    ts = tmp_path.parent / f"{tmp_path.name}-stream.ts"
+    remux_to_ts(REPO / "samples" / "demo1.mp4", ts)
+    try:
+        with open(ts, "rb") as stdin:
+            p, took = _run(["run", "-", "--live", "--model", "unav"], env, tmp_path, stdin)
+    finally:
+        ts.unlink()
+    assert p.returncode == 8, p.stderr
+    assert took < 60
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and UNAV_ID in lines[0] and "Google Drive" in lines[0]
+    assert not (tmp_path / "home").exists()
+    assert sorted(x.name for x in tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("switch", ["--offline", "AVLOCATE_OFFLINE", "HF_HUB_OFFLINE"])
-def test_official_checkpoint_offline_switches_keep_the_missing_weights_message(tmp_path, drive, switch):
+def test_official_checkpoint_offline_switches_keep_the_missing_weights_message(cli, drive, monkeypatch,
+                                                                              shipped_manifest_online, switch):
     """Offline, no request reaches Drive and the run says what is missing, as before."""
     from drive_server import DriveFile
 
     drive.files[UNAV_ID] = DriveFile(b"never served", "x", "direct")
-    env = {k: v for k, v in os.environ.items() if k not in ("AVLOCATE_OFFLINE", "HF_HUB_OFFLINE",
-                                                            "TRANSFORMERS_OFFLINE", "AVLOCATE_MANIFEST")}
-    env.update(PYTHONPATH=str(REPO), AVLOCATE_HOME=str(tmp_path / "home"), AVLOCATE_WEIGHTS=str(tmp_path / "none"))
-    args = ["run", str(REPO / "samples" / "demo1.mp4"), "--model", "unav"]
+    args = ["run", REPO / "samples" / "demo1.mp4", "--model", "unav"]
     if switch == "--offline":
         args.append("--offline")
     else:
-        env[switch] = "1"
-    p, _ = _run(args, env, tmp_path)
-    assert p.returncode == 5, p.stderr
-    assert "unav" in p.stderr and "not installed" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+        monkeypatch.setenv(switch, "1")
+    r = cli(*args)
+    assert r.code == 5, r.err
+    assert "unav" in r.err and "not installed" in r.err and len(r.err.strip().splitlines()) == 1
     assert drive.requests == []

@@ -38,21 +38,11 @@ def test_redteam_torch_family_is_a_range_holding_the_tested_set(name):
     assert not spec.contains(Version(NEXT_MAJOR[name])), f"{name}: the next major must be excluded ({spec})"
 
 
-def test_redteam_installing_the_wheel_keeps_the_installed_torch(tmp_path):
+def test_redteam_installing_the_wheel_keeps_the_installed_torch(tmp_path, wheel):
     """A venv that sees this environment's packages (its torch in range): pip would install
-    avlocate alone, keeping torch, torchvision and torchaudio as they are."""
-    out = tmp_path / "dist"
-    src = tmp_path / "src"
-    src.mkdir()
-    import shutil
-
-    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
-        shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "avlocate", src / "avlocate", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                        str(out), str(src)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    (whl,) = out.glob("avlocate-*.whl")
+    avlocate alone, keeping torch, torchvision and torchaudio as they are (the wheel: conftest.py,
+    built once per session)."""
+    whl = wheel
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"

@@ -10,34 +10,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 DATA_FILES = ("avlocate/assets/weights/manifest.json", "avlocate/assets/weights/esgnet-demo.json",
               "avlocate/assets/weights/esgnet-demo.safetensors", "avlocate/assets/weights/lite-demo.json",
               "avlocate/assets/weights/lite-demo.safetensors", "avlocate/data/vocab/unav100.txt",
               "avlocate/data/vocab/ave.txt")
-
-
-@pytest.fixture(scope="module")
-def source_copy(tmp_path_factory) -> Path:
-    """A copy of what a build reads (a build writes build/ and egg-info beside its sources)."""
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
-        shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "avlocate", src / "avlocate", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return src
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory, source_copy) -> Path:
-    src = source_copy
-    out = tmp_path_factory.mktemp("dist")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                        str(src)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    (whl,) = out.glob("avlocate-*.whl")
-    return whl
 
 
 def test_the_wheel_holds_every_data_file_run_needs(wheel):

@@ -70,10 +70,11 @@ def _kill_after_first_line(args: list[str], out: Path) -> tuple[int, list[int]]:
 
 
 @pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "worker-process"])
-def test_sigkill_then_resume_gives_every_video_exactly_once(four_videos, model_dir, tmp_path, isolated):
+def test_sigkill_then_resume_gives_every_video_exactly_once(four_videos, model_dir, tmp_path, isolated, cli):
     out = tmp_path / "results.jsonl"
-    args = avlocate_cmd("batch", four_videos, "--out", out, "--model", MODEL, "-q")
-    args += ["--timeout", "60"] if isolated else ["--in-process"]
+    batch = ["batch", four_videos, "--out", out, "--model", MODEL, "-q"]
+    batch += ["--timeout", "60"] if isolated else ["--in-process"]
+    args = avlocate_cmd(*batch)
     written, children = _kill_after_first_line(args, out)
     assert 1 <= written < 4, "the kill did not land part-way"
     if isolated:
@@ -86,8 +87,9 @@ def test_sigkill_then_resume_gives_every_video_exactly_once(four_videos, model_d
     first = out.read_text(encoding="utf-8").splitlines()[0]
     with open(out, "a", encoding="utf-8") as f:
         f.write(first[: len(first) // 2])
-    done = subprocess.run(args, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr
+    # The resume is the same command again; it runs in this process (the kill is what needed one).
+    done = cli(*batch)
+    assert done.code == 0, done.err
     records = _valid_lines(out)
     videos = [r["video"] for r in records]
     assert sorted(videos) == sorted(str(p) for p in four_videos.glob("*.mp4"))
@@ -134,7 +136,7 @@ def _limit_file_size(limit: int):  # noqa: ANN202
     return apply
 
 
-def test_full_disk_gives_one_line_error_and_no_partial_line(four_videos, model_dir, tmp_path):
+def test_full_disk_gives_one_line_error_and_no_partial_line(four_videos, model_dir, tmp_path, cli):
     """RLIMIT_FSIZE stands in for a full disk: the line that crosses 1000 bytes fails part-way."""
     out = tmp_path / "results.jsonl"
     args = avlocate_cmd("batch", four_videos, "--out", out, "--model", MODEL)
@@ -144,9 +146,10 @@ def test_full_disk_gives_one_line_error_and_no_partial_line(four_videos, model_d
     assert done.stderr.count("\n") == 1 and "writing results failed" in done.stderr, done.stderr
     records = _valid_lines(out)  # no torn line: the partial write was cut back
     assert 1 <= len(records) < 4 and out.stat().st_size <= 1000
-    # Room again: resuming completes the batch without redoing the first video.
-    done = subprocess.run(args + ["-q"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr
+    # Room again (and in this process, as the file-size limit needed one): resuming completes the
+    # batch without redoing the first video.
+    done = cli("batch", four_videos, "--out", out, "--model", MODEL, "-q")
+    assert done.code == 0, done.err
     final = _valid_lines(out)
     assert final[: len(records)] == records and len(final) == 4 == len({r["video"] for r in final})
 
