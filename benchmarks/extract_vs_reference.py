@@ -276,7 +276,11 @@ def run_avlocate(ex, video: Path) -> tuple[torch.Tensor, float]:  # noqa: ANN001
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1-s clip (1 window), 1 RAFT iteration: a smoke test")
+    ap.add_argument("--quick", action="store_true",
+                    help="1-s clip (1 window), 1 RAFT iteration, networks at 1/8 width: a smoke test of the "
+                         "comparison (the tests run it), not a speed measurement")
+    ap.add_argument("--width-divisor", type=int, default=None,
+                    help="networks at 1/N of their inner widths, random weights (default 1; --quick: 8)")
     ap.add_argument("--seconds", type=float, default=6.0, help="clip length (default 6 s = 16 windows)")
     ap.add_argument("--size", default="320x240", help="input WxH (frames are resized to short side 256 anyway)")
     ap.add_argument("--raft-iters", type=int, default=20, help="RAFT updates, both sides (protocol: 20)")
@@ -285,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.quick:
         args.seconds, args.raft_iters = 1.0, 1
+    divisor = args.width_divisor or (8 if args.quick else 1)
     torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.lower().split("x"))
 
@@ -296,8 +301,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; input: {args.seconds:g} s, {width}x{height}, "
               f"25 fps H.264 + 44.1 kHz mono AAC; RAFT {args.raft_iters} iterations; load average {os.getloadavg()[0]:.1f}",
               flush=True)
-        note = reference_random_weights(tmp / "weights") or write_random_weights("i3d-vggish", tmp / "weights")
-        ex = I3DVGGishExtractor(replace(I3DVGGishConfig(), raft_iterations=args.raft_iters))
+        # The calibrated reference weights are full size: test-size networks get their own.
+        note = (divisor == 1 and reference_random_weights(tmp / "weights")) \
+            or write_random_weights("i3d-vggish", tmp / "weights", divisor)
+        ex = I3DVGGishExtractor(replace(I3DVGGishConfig(), raft_iterations=args.raft_iters, width_divisor=divisor))
         models = ex.models()  # loaded once, outside both timings; the reference uses the same objects
         print(f"weights: {note}", flush=True)
         priming = priming_samples(video, tmp)

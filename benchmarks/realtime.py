@@ -85,30 +85,36 @@ def make_video(path: Path, seconds: float, width: int = 640, height: int = 360, 
     return path
 
 
-def write_random_weights(kind: str, folder: Path) -> str:
+def write_random_weights(kind: str, folder: Path, width_divisor: int = 1) -> str:
     """Seeded random weights of the real architectures under the names the extractors look up;
-    real installed files win (the note says which was used)."""
+    real installed files win (the note says which was used). ``width_divisor`` N > 1: the
+    extractors' test-size networks (1/N of the inner widths), always random, for smoke runs."""
     from avlocate.features.i3d_vggish import WEIGHT_FILES as I3D_FILES
     from avlocate.features.vgg19_vggish import WEIGHT_FILES as VGG_FILES
     from avlocate.weights.store import find_file
 
     files = {"i3d-vggish": I3D_FILES, "vgg19-vggish": VGG_FILES}[kind]
-    if all(find_file(f) is not None for f in files.values()):
+    if width_divisor == 1 and all(find_file(f) is not None for f in files.values()):
         return "real weights (" + ", ".join(str(find_file(f)) for f in files.values()) + ")"
     from avlocate.features.flow.raft import build_raft
     from avlocate.features.i3d import I3D, I3DConfig
     from avlocate.features.vgg19_vggish import VGG19Pool5
-    from avlocate.features.vggish.network import VGGish
+    from avlocate.features.vggish.network import VGGish, VGGishConfig
     from avlocate.weights.checkpoint import write_safetensors
 
     folder.mkdir(parents=True, exist_ok=True)
-    builders = {"i3d-rgb": lambda: I3D(I3DConfig(modality="rgb")), "i3d-flow": lambda: I3D(I3DConfig(modality="flow")),
-                "raft-sintel": build_raft, "vggish": VGGish, "vgg19": VGG19Pool5}
+    d = width_divisor
+    builders = {"i3d-rgb": lambda: I3D(I3DConfig(modality="rgb", width_divisor=d)),
+                "i3d-flow": lambda: I3D(I3DConfig(modality="flow", width_divisor=d)),
+                "raft-sintel": lambda: build_raft(d), "vggish": lambda: VGGish(VGGishConfig(width_divisor=d)),
+                "vgg19": lambda: VGG19Pool5(d)}
     torch.manual_seed(0)
     for key, name in files.items():
         if not (folder / name).is_file():
             write_safetensors(builders[key]().state_dict(), folder / name)
     os.environ["AVLOCATE_WEIGHTS"] = str(folder)  # first in the search path
+    if d > 1:
+        return f"RANDOM weights of the test-size networks (width / {d})"
     missing = [f for f in files.values() if find_file(f) is None or find_file(f).parent == folder]
     return f"RANDOM weights (real {', '.join(missing)} not installed)"
 
