@@ -14,20 +14,21 @@ from avlocate.runners.in_flight import InFlightCounter, run_in_flight, share_ext
 from avlocate.media import open_clip, probe, write_av
 
 
+WIDTH = 8  # test-size VGG-19 / VGGish (1/8 of the inner widths): batching, not the networks, is tested
+
+
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory) -> Iterator[Path]:
-    """Seeded random VGG-19 (pool5) and VGGish under the names the vgg19-vggish extractor looks up,
-    stored in half precision (176 MB instead of 353; the loader casts them back to float32) and
-    removed when the module is done: the folder is not left to weigh on the rest of the session."""
+    """Seeded random test-size VGG-19 (pool5) and VGGish under the names the vgg19-vggish
+    extractor looks up (about 2 MB), removed when the module is done."""
     from avlocate.features.vgg19_vggish import WEIGHT_FILES, VGG19Pool5
-    from avlocate.features.vggish.network import VGGish
+    from avlocate.features.vggish.network import VGGish, VGGishConfig
     from avlocate.weights.checkpoint import write_safetensors
 
     d = tmp_path_factory.mktemp("in_flight_weights")
     torch.manual_seed(0)
-    for name, net in (("vgg19", VGG19Pool5()), ("vggish", VGGish())):
-        write_safetensors({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()},
-                          d / WEIGHT_FILES[name])
+    for name, net in (("vgg19", VGG19Pool5(WIDTH)), ("vggish", VGGish(VGGishConfig(width_divisor=WIDTH)))):
+        write_safetensors(net.state_dict(), d / WEIGHT_FILES[name])
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -46,7 +47,8 @@ def videos(tmp_path_factory) -> list[Path]:
 
 
 def _extractor() -> VGG19VGGishExtractor:
-    return VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=4, image_size=64, frames_per_batch=4, device="cpu"))
+    return VGG19VGGishExtractor(VGG19VGGishConfig(frames_per_second=4, image_size=64, frames_per_batch=4, device="cpu",
+                                                   width_divisor=WIDTH))
 
 
 def _features(ex: VGG19VGGishExtractor, video: Path):  # noqa: ANN202
