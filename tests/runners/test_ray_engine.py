@@ -203,6 +203,9 @@ def test_ray_decoding_brings_back_truncation_and_errors(ray_address, bad_inputs,
         clip = open_clip(path, *ray_prefetch_specs)
         clip.prefetch = mode
         path.write_text("replaced by text\n")  # broken after open: the decoder meets it
+        # The probe's open container would carry the local decoder through its first pass (one open
+        # per file, issue #24): let it go, so both modes open the broken path where they decode.
+        clip.release()
         with pytest.raises(MediaError) as info:
             list(clip.chunks())
         messages[mode] = str(info.value).replace(f"later_{mode}", "later")
