@@ -75,3 +75,12 @@ def drive(tmp_path_factory, monkeypatch):
     yield host
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh $AVLOCATE_HOME and data-set table for one test, no weights folder from outside."""
+    monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AVLOCATE_DATASETS", str(tmp_path / "table.json"))
+    monkeypatch.delenv("AVLOCATE_WEIGHTS", raising=False)
+    return tmp_path / "home"

@@ -22,14 +22,6 @@ import mini_data  # noqa: E402
 N_CLIPS = 12  # mini_ave: 8 train, 2 val, 2 test
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("AVLOCATE_DATASETS", str(tmp_path / "table.json"))
-    monkeypatch.delenv("AVLOCATE_WEIGHTS", raising=False)
-    return tmp_path / "home"
-
-
 def _serve(tmp_path: Path, git_host, drive, leave_out: tuple[str, ...] = ()) -> dict[str, bytes]:
     files = mini_data.mini_ave(tmp_path)
     files["videos"] = mini_data.ave_video_zip(tmp_path, files["annotations"], leave_out)

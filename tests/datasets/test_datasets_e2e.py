@@ -20,14 +20,6 @@ TINY = json.dumps({"embed_dim": 32, "num_heads": 2, "head_dim": 32, "max_seq_len
                    "regression_ranges": [[0, 4], [4, 8], [8, 10000]]})
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AVLOCATE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("AVLOCATE_DATASETS", str(tmp_path / "table.json"))
-    monkeypatch.delenv("AVLOCATE_WEIGHTS", raising=False)
-    return tmp_path / "home"
-
-
 def test_datasets_train_esgnet_on_mini_unav100_then_run(tmp_path, home, git_host, drive, capsys, repo_root):
     mini_data.serve(tmp_path / "table.json", git_host, drive, lite=mini_data.mini_unav_lite())
     rc = main(["train", "--head", "esgnet", "--dataset", "unav100", "--format", "lite", "--head-config", TINY,

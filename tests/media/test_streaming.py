@@ -131,19 +131,10 @@ def test_bad_frames_per_chunk(long_video):
         next(clip.chunks(frames_per_chunk=0))
 
 
-def test_a_file_the_probe_reads_to_its_end_is_still_opened_once(bad_inputs, monkeypatch):
+def test_a_file_the_probe_reads_to_its_end_is_still_opened_once(bad_inputs, av_opens):
     """A one-frame file: its frame leaves the decoder only when it is drained at the end of the
     file, so the probe reads the whole file; the decoding pass replays it from the same open."""
-    import av
-
-    opened = []
-    real_open = av.open
-
-    def counting_open(target, *args, **kwargs):
-        opened.append(str(target))
-        return real_open(target, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", counting_open)
+    opened = av_opens
     path = bad_inputs["one_frame"]
     clip = open_clip(path, VideoSpec(fps=10), AudioSpec(16000))
     video, audio = clip.read_all()

@@ -117,23 +117,15 @@ def test_rotation_metadata_is_applied(tmp_path, rotation, corner, shape):
 
 
 @pytest.mark.parametrize("rotation,corner", [(90, "top-right"), (270, "bottom-left")])
-def test_rotation_is_found_and_applied_by_one_open(tmp_path, monkeypatch, rotation, corner):
+def test_rotation_is_found_and_applied_by_one_open(tmp_path, av_opens, rotation, corner):
     """open_clip opens the file once: the probe decodes the first frame for its display matrix on
     the container the decoder then reads on (issue #24). 60 frames: the first decoded frame comes
     well before the end even with 16 frame threads."""
-    import av
-
     frame = np.zeros((32, 64, 3), np.uint8)
     frame[:16, :16] = (255, 0, 0)
     path = write_av(tmp_path / f"long_rot{rotation}.mp4", np.stack([frame] * 60), 10, rotation=rotation, options=FAST)
-    opened = []
-    real_open = av.open
-
-    def counting_open(target, *args, **kwargs):
-        opened.append(str(target))
-        return real_open(target, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", counting_open)
+    opened = av_opens
+    opened.clear()  # writing the file opened it too: count from here
     clip = open_clip(path, VideoSpec(fps=10), None)
     assert clip.info.rotation == rotation and (clip.info.width, clip.info.height) == (32, 64)
     video, _ = clip.read_all()
