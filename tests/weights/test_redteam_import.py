@@ -3,7 +3,6 @@ one safe path component, names that shadow an installed model, an AVLOCATE_HOME 
 read-only: each one line with its exit code, nothing written outside --out or the cache."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
